@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef IPAM_INTERNAL_H
+#define IPAM_INTERNAL_H
+
+/*
+ * Private helpers shared by the library's files. Nothing declared here is
+ * exported: non-static internal functions carry the ipam__ prefix and the
+ * version script (libipam.map) exports only what IPAM_EXPORT marks.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ipam/addr.h>
+#include <ipam/alloc.h>
+#include <ipam/error.h>
+
+#define IPAM_EXPORT __attribute__((visibility("default")))
+
+#if defined(__GNUC__)
+#define IPAM_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define IPAM_LIKELY(x) __builtin_expect(!!(x), 1)
+#define IPAM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define IPAM_PRINTF(a, b)
+#define IPAM_LIKELY(x) (x)
+#define IPAM_UNLIKELY(x) (x)
+#endif
+
+#define IPAM_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- memory (alloc.c) --------------------------------------------------
+ * Every allocation of the library goes through these, so an injected
+ * allocator (tests fail the Nth call) sees all of them. Sizes are passed
+ * back on release, as jemalloc's sdallocx wants. */
+void *ipam__alloc(size_t size);
+void *ipam__zalloc(size_t size);
+void *ipam__resize(void *ptr, size_t old_size, size_t new_size);
+void ipam__release(void *ptr, size_t size);
+/* n * size with overflow check; NULL (and no allocation) on overflow. */
+void *ipam__calloc(size_t n, size_t size);
+/* Copy of a NUL-terminated string; release with ipam__strfree(). */
+char *ipam__strdup(const char *s);
+void ipam__strfree(char *s);
+
+/* ---- errors (error.c) --------------------------------------------------
+ * Record the detail of a failure for ipam_last_error() and return err, so a
+ * caller can write: return ipam__fail(-EINVAL, "subnet", text, "..."). */
+int ipam__fail(int err, const char *field, const char *value, const char *fmt, ...)
+	IPAM_PRINTF(4, 5);
+/* Same, with the value given as (pointer, length): not NUL-terminated. */
+int ipam__fail_n(int err, const char *field, const char *value, size_t value_len,
+		 const char *fmt, ...) IPAM_PRINTF(5, 6);
+/* Record only a code, with the default text. */
+int ipam__fail_code(int err);
+
+#endif /* IPAM_INTERNAL_H */
