@@ -64,6 +64,9 @@ static void copy_printable(char *dst, size_t dst_size, const char *src, size_t l
 }
 
 static int fail_v(int err, const char *field, const char *value, size_t value_len,
+		  const char *fmt, va_list ap) IPAM_PRINTF(5, 0);
+
+static int fail_v(int err, const char *field, const char *value, size_t value_len,
 		  const char *fmt, va_list ap)
 {
 	ipam_error_info *e = &last_error;
@@ -81,16 +84,19 @@ static int fail_v(int err, const char *field, const char *value, size_t value_le
 		snprintf(why, sizeof(why), "%s", ipam_strerror(err));
 	}
 	/* Truncation of an over-long message is intended: it stays readable. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpragmas"
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 	if (e->field[0] && value)
 		n = snprintf(e->message, sizeof(e->message), "%s \"%s\": %s", e->field, e->value, why);
 	else if (e->field[0])
 		n = snprintf(e->message, sizeof(e->message), "%s: %s", e->field, why);
 	else
 		n = snprintf(e->message, sizeof(e->message), "%s", why);
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 	(void)n;
 	return err;
 }

@@ -87,7 +87,7 @@ static ipam_range default_range(const ipam_prefix *subnet)
 	if (subnet->addr.family == IPAM_AF_INET && subnet->len <= bits - 2) {
 		first++; /* network */
 		last--;  /* broadcast */
-	} else if (subnet->addr.family == IPAM_AF_INET6 && subnet->len <= bits - 1) {
+	} else if (subnet->addr.family == IPAM_AF_INET6 && subnet->len <= bits - 2) {
 		first++; /* subnet-router anycast */
 	}
 	ipam__addr_set_value(&r.first, first);

@@ -178,11 +178,10 @@ IPAM_EXPORT int ipam_pool_is_allocatable(const ipam_pool *p, const ipam_addr *a)
 	return 1;
 }
 
-/* Resolve AUTO and check the size limit of the bitmap. */
-static int resolve_index(const ipam_pool *p, ipam__u128 hull_span, int report)
+/* Resolve AUTO and check the size limit of the bitmap, which holds one bit
+ * per allocatable address (count; full: 2^128 or more). */
+static int resolve_index(const ipam_pool *p, ipam__u128 size, int full, int report)
 {
-	ipam__u128 size = hull_span + 1; /* hull_span < 2^128 - 1 unless the full space */
-	int full = hull_span == ~(ipam__u128)0;
 
 	if (p->index_kind == IPAM_INDEX_SPARSE)
 		return IPAM_INDEX_SPARSE;
@@ -199,7 +198,7 @@ static int resolve_index(const ipam_pool *p, ipam__u128 hull_span, int report)
 		else
 			ipam_u128_format(ipam__u128_to(size), cbuf, sizeof(cbuf));
 		return ipam__fail(-E2BIG, "index", p->name,
-				  "the pool spans %s addresses, more than the bitmap limit of %llu; "
+				  "the pool has %s allocatable addresses, more than the bitmap limit of %llu; "
 				  "use the sparse index or smaller ranges",
 				  cbuf, (unsigned long long)p->bitmap_max);
 	}
@@ -216,7 +215,7 @@ IPAM_EXPORT int ipam_pool_index_kind(const ipam_pool *p)
 	r = pool_measure(p, &count, &ovf, &hull, &pieces);
 	if (r < 0)
 		return r;
-	return resolve_index(p, hull, 1);
+	return resolve_index(p, count, ovf, 1);
 }
 
 IPAM_EXPORT int ipam_pool_validate(const ipam_pool *p)
@@ -251,6 +250,6 @@ IPAM_EXPORT int ipam_pool_validate(const ipam_pool *p)
 	if (pieces == 0)
 		return ipam__fail(-EINVAL, "ranges", p->name,
 				  "no allocatable address: the exclusions and gateway cover every range");
-	r = resolve_index(p, hull, 1);
+	r = resolve_index(p, count, ovf, 1);
 	return r < 0 ? r : 0;
 }

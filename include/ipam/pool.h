@@ -22,7 +22,8 @@
  * - Without explicit ranges an IPv4 pool hands out the subnet minus its
  *   network and broadcast addresses (a /31 or /32 hands out all of it, RFC
  *   3021), and an IPv6 pool the subnet minus its first address (the
- *   subnet-router anycast address), as host-local does. An explicit range
+ *   subnet-router anycast address), as host-local does; a /127 (RFC 6164)
+ *   or /128 hands out all of it. An explicit range
  *   may include them.
  * - A gateway inside an allocatable range is accepted and never handed out,
  *   as host-local does, unless IPAM_POOL_STRICT_GATEWAY is set, in which case
