@@ -78,13 +78,21 @@ build_asan() {
 	quiet build-asan/ninja.log ninja -C build-asan
 }
 
+build_tsan() {
+	log "building (clang, ThreadSanitizer) in build-tsan/"
+	CC=clang configure build-tsan -Dbuildtype=debugoptimized -Db_sanitize=thread \
+		-Db_lundef=false -Djemalloc=disabled -Dfuzzing=disabled
+	quiet build-tsan/ninja.log ninja -C build-tsan
+}
+
 # run_suite DIR LABEL [env...]: run meson test in DIR, print Check's summary
 # lines, and add the counts to the totals kept in $here/.test-totals.
 run_suite() {
 	dir=$1 label=$2; shift 2
 	log "testing $label"
 	rc=0
-	env "$@" meson test -C "$dir" --num-processes 2 --print-errorlogs >"$dir/meson-test.out" 2>&1 || rc=$?
+	env "$@" meson test -C "$dir" --num-processes 2 --print-errorlogs $MESON_TEST_ARGS \
+		>"$dir/meson-test.out" 2>&1 || rc=$?
 	python3 - "$dir/meson-logs/testlog.json" "$label" "$here/.test-totals" <<'PY'
 import json, sys
 path, label, totals = sys.argv[1:4]
@@ -115,6 +123,7 @@ PY
 	fi
 }
 
+MESON_TEST_ARGS=
 cmd=${1:-}
 case "$cmd" in
 run)
@@ -132,6 +141,9 @@ test)
 	run_suite build-asan "ASan+UBSan build" IPAM_TEST_QUICK=1 \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+	build_tsan
+	MESON_TEST_ARGS="--suite threads" run_suite build-tsan "ThreadSanitizer build" \
+		TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 	set -- $(cat "$here/.test-totals")
 	rm -f "$here/.test-totals"
 	echo "$1 passed, $2 failed, $3 skipped"

@@ -41,6 +41,12 @@ extern "C" {
 	XX(ECONNREFUSED, "connection refused")                                   \
 	XX(ECANCELED, "operation cancelled")
 
+/* Levels given to the optional log callbacks (syslog's numbers). */
+#define IPAM_LOG_ERR 3
+#define IPAM_LOG_WARNING 4
+#define IPAM_LOG_INFO 6
+#define IPAM_LOG_DEBUG 7
+
 /* Static, human-readable text for a code (negative or positive errno value).
  * Unknown codes give "unknown error". Never NULL, never allocates. */
 const char *ipam_strerror(int err);

@@ -6,8 +6,11 @@
 
 #include <ipam/addr.h>
 #include <ipam/alloc.h>
+#include <ipam/ctx.h>
 #include <ipam/error.h>
+#include <ipam/lease.h>
 #include <ipam/pool.h>
+#include <ipam/store.h>
 #include <ipam/version.h>
 
 #endif /* IPAM_IPAM_H */

@@ -1,0 +1,552 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Contexts: options, pool sets attached to the store, the optimistic
+ * decide/commit/retry loop, counters, and the read-only calls (lookups,
+ * iteration, statistics). The write calls are in ops.c.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctx_internal.h"
+
+IPAM_EXPORT void ipam_ctx_options_init(ipam_ctx_options *o)
+{
+	if (!o)
+		return;
+	memset(o, 0, sizeof(*o));
+	o->size = sizeof(*o);
+	o->max_attempts = 16;
+	o->backoff_base_us = 50;
+	o->backoff_max_us = 20000;
+}
+
+IPAM_EXPORT int ipam_ctx_new(ipam_ctx **out, ipam_store *store, const ipam_ctx_options *opts)
+{
+	ipam_ctx *ctx;
+	struct timespec ts;
+
+	if (!out || !store || !store->ops)
+		return ipam__fail(-EINVAL, "ctx", NULL, "a context needs a store");
+	*out = NULL;
+	if (opts && (opts->size < sizeof(size_t) || opts->size > sizeof(*opts)))
+		return ipam__fail(-EINVAL, "options.size", NULL, "set it to sizeof(ipam_ctx_options)");
+	ctx = ipam__zalloc(sizeof(*ctx));
+	if (!ctx)
+		return ipam__fail_code(-ENOMEM);
+	ipam_ctx_options_init(&ctx->opt);
+	if (opts)
+		memcpy(&ctx->opt, opts, opts->size);
+	ctx->opt.size = sizeof(ctx->opt);
+	if (ctx->opt.max_attempts == 0)
+		ctx->opt.max_attempts = 16;
+	if (ctx->opt.backoff_max_us < ctx->opt.backoff_base_us)
+		ctx->opt.backoff_max_us = ctx->opt.backoff_base_us;
+	if (ctx->opt.node && ipam__copy_field(ctx->node, sizeof(ctx->node), ctx->opt.node, "node") < 0) {
+		ipam__release(ctx, sizeof(*ctx));
+		return -ENAMETOOLONG;
+	}
+	ctx->opt.node = NULL; /* not kept: the caller's string may go away */
+	ctx->store = store;
+	pthread_mutex_init(&ctx->lock, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	atomic_store(&ctx->rng, (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uintptr_t)ctx);
+	*out = ctx;
+	return 0;
+}
+
+IPAM_EXPORT ipam_ctx *ipam_ctx_free(ipam_ctx *ctx)
+{
+	if (!ctx)
+		return NULL;
+	for (unsigned i = 0; i < atomic_load(&ctx->nsets); i++) {
+		ipam__store_detach(ctx->store, ctx->sets[i].view);
+		ipam_poolset_free(ctx->sets[i].set);
+	}
+	pthread_mutex_destroy(&ctx->lock);
+	ipam__release(ctx, sizeof(*ctx));
+	return NULL;
+}
+
+IPAM_EXPORT int ipam_ctx_add_poolset(ipam_ctx *ctx, ipam_poolset *set)
+{
+	ipam_view *view = NULL;
+	unsigned n;
+	int r;
+
+	if (!ctx || !set)
+		return ipam__fail(-EINVAL, "poolset", NULL, "missing argument");
+	if (ipam_poolset_count(set) == 0)
+		return ipam__fail(-EINVAL, "poolset", ipam_poolset_name(set), "has no pools");
+	pthread_mutex_lock(&ctx->lock);
+	n = atomic_load(&ctx->nsets);
+	for (unsigned i = 0; i < n; i++) {
+		if (strcmp(ipam_poolset_name(ctx->sets[i].set), ipam_poolset_name(set)) == 0) {
+			pthread_mutex_unlock(&ctx->lock);
+			return ipam__fail(-EEXIST, "poolset", ipam_poolset_name(set), "already defined");
+		}
+	}
+	if (n == IPAM__CTX_MAX_SETS) {
+		pthread_mutex_unlock(&ctx->lock);
+		return ipam__fail(-E2BIG, "poolset", NULL, "at most %d pool sets", IPAM__CTX_MAX_SETS);
+	}
+	r = ipam__store_attach(ctx->store, set, &view);
+	if (r == 0) {
+		ctx->sets[n].set = set;
+		ctx->sets[n].view = view;
+		atomic_store_explicit(&ctx->nsets, n + 1, memory_order_release);
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	return r;
+}
+
+static struct ipam__set_entry *find_entry(const ipam_ctx *ctx, const char *name)
+{
+	unsigned n = atomic_load_explicit(&((ipam_ctx *)ctx)->nsets, memory_order_acquire);
+
+	for (unsigned i = 0; name && i < n; i++)
+		if (strcmp(ipam_poolset_name(ctx->sets[i].set), name) == 0)
+			return (struct ipam__set_entry *)&ctx->sets[i];
+	return NULL;
+}
+
+IPAM_EXPORT const ipam_poolset *ipam_ctx_poolset(const ipam_ctx *ctx, const char *name)
+{
+	struct ipam__set_entry *e = ctx ? find_entry(ctx, name) : NULL;
+	return e ? e->set : NULL;
+}
+
+struct ipam__set_entry *ipam__ctx_entry(ipam_ctx *ctx, const char *set, int *err)
+{
+	struct ipam__set_entry *e;
+	int r;
+
+	if (!ctx || !set) {
+		*err = ipam__fail(-EINVAL, "poolset", NULL, "missing argument");
+		return NULL;
+	}
+	e = find_entry(ctx, set);
+	if (!e) {
+		*err = ipam__fail(-ENOENT, "poolset", set, "no such pool set");
+		return NULL;
+	}
+	r = ipam__store_refresh(ctx->store, e->view);
+	if (r < 0) {
+		*err = r;
+		return NULL;
+	}
+	*err = 0;
+	return e;
+}
+
+int64_t ipam__ctx_now_ms(const ipam_ctx *ctx)
+{
+	struct timespec ts;
+
+	if (ctx->opt.clock)
+		return ctx->opt.clock(ctx->opt.clock_ud);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+IPAM_EXPORT void ipam_ctx_stats_get(const ipam_ctx *ctx, ipam_ctx_stats *out)
+{
+	ipam_ctx *c = (ipam_ctx *)ctx;
+
+	if (!out)
+		return;
+	memset(out, 0, sizeof(*out));
+	if (!c)
+		return;
+	out->allocations = atomic_load(&c->allocations);
+	out->rebinds = atomic_load(&c->rebinds);
+	out->releases = atomic_load(&c->releases);
+	out->commits = atomic_load(&c->commits);
+	out->conflicts = atomic_load(&c->conflicts);
+	out->retries = atomic_load(&c->retries);
+	out->exhausted = atomic_load(&c->exhausted);
+	out->gave_up = atomic_load(&c->gave_up);
+}
+
+/* ---- change sets and the optimistic loop ------------------------------------------- */
+
+void ipam__txnbuf_fini(struct ipam__txnbuf *tb)
+{
+	ipam__release(tb->ops, tb->cap_ops * sizeof(*tb->ops));
+	ipam__release(tb->conds, tb->cap_conds * sizeof(*tb->conds));
+	memset(tb, 0, sizeof(*tb));
+}
+
+static int grow(void **items, unsigned *cap, size_t size)
+{
+	unsigned ncap = *cap ? *cap * 2 : 4;
+	void *n = ipam__resize(*items, (size_t)*cap * size, (size_t)ncap * size);
+
+	if (!n)
+		return -ENOMEM;
+	*items = n;
+	*cap = ncap;
+	return 0;
+}
+
+ipam_op *ipam__txnbuf_op(struct ipam__txnbuf *tb)
+{
+	if (tb->nops == tb->cap_ops && grow((void **)&tb->ops, &tb->cap_ops, sizeof(*tb->ops)) < 0)
+		return NULL;
+	/* Not the whole op: its lease is large and every decision fills all
+	 * of its fields (see ops.c). */
+	tb->ops[tb->nops].kind = 0;
+	tb->ops[tb->nops].pool = 0;
+	tb->ops[tb->nops].flags = 0;
+	tb->ops[tb->nops].lease.nattrs = 0;
+	return &tb->ops[tb->nops++];
+}
+
+ipam_cond *ipam__txnbuf_cond(struct ipam__txnbuf *tb)
+{
+	if (tb->nconds == tb->cap_conds &&
+	    grow((void **)&tb->conds, &tb->cap_conds, sizeof(*tb->conds)) < 0)
+		return NULL;
+	memset(&tb->conds[tb->nconds], 0, sizeof(*tb->conds));
+	return &tb->conds[tb->nconds++];
+}
+
+static int cond_pool(struct ipam__txnbuf *tb, const ipam_view *v, unsigned pool)
+{
+	ipam_cond *c;
+
+	for (unsigned i = 0; i < tb->nconds; i++)
+		if (tb->conds[i].kind == IPAM_COND_POOL && tb->conds[i].pool == pool)
+			return 0;
+	c = ipam__txnbuf_cond(tb);
+	if (!c)
+		return -ENOMEM;
+	c->kind = IPAM_COND_POOL;
+	c->pool = pool;
+	c->generation = v->pools[pool].version;
+	return 0;
+}
+
+int ipam__cond_addr(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view *v, unsigned pool,
+		    const ipam_addr *addr)
+{
+	const struct ipam__rec *r;
+	ipam_cond *c;
+
+	if (ctx->opt.coarse)
+		return cond_pool(tb, v, pool);
+	r = ipam__view_find_addr(v, pool, ipam__addr_value(addr));
+	c = ipam__txnbuf_cond(tb);
+	if (!c)
+		return -ENOMEM;
+	c->kind = IPAM_COND_ADDR;
+	c->pool = pool;
+	c->addr = *addr;
+	c->generation = r ? r->generation : 0;
+	return 0;
+}
+
+int ipam__cond_owner(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view *v, unsigned pool,
+		     const char *owner, const char *ifname)
+{
+	const struct ipam__rec *r;
+	ipam_cond *c;
+
+	if (ctx->opt.coarse)
+		return cond_pool(tb, v, pool);
+	r = ipam__view_find_bound(v, pool, owner, ifname);
+	c = ipam__txnbuf_cond(tb);
+	if (!c)
+		return -ENOMEM;
+	c->kind = IPAM_COND_OWNER;
+	c->pool = pool;
+	c->owner = owner;
+	c->ifname = ifname;
+	c->generation = r ? r->generation : 0;
+	return 0;
+}
+
+static uint64_t next_random(ipam_ctx *ctx)
+{
+	uint64_t z = atomic_fetch_add(&ctx->rng, 0x9e3779b97f4a7c15ull) + 0x9e3779b97f4a7c15ull;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Jittered exponential backoff before attempt number `attempt` (>= 1). */
+static void backoff(ipam_ctx *ctx, unsigned attempt)
+{
+	uint64_t cap = ctx->opt.backoff_base_us;
+	struct timespec ts;
+	uint64_t us;
+
+	for (unsigned i = 1; i < attempt && cap < ctx->opt.backoff_max_us; i++)
+		cap *= 2;
+	if (cap > ctx->opt.backoff_max_us)
+		cap = ctx->opt.backoff_max_us;
+	if (cap == 0)
+		return;
+	us = next_random(ctx) % cap;
+	ts.tv_sec = (time_t)(us / 1000000);
+	ts.tv_nsec = (long)(us % 1000000) * 1000;
+	nanosleep(&ts, NULL);
+}
+
+int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn decide, void *arg,
+		  struct ipam__txnbuf *tb, uint64_t *rev)
+{
+	int r;
+
+	*rev = 0;
+	for (unsigned attempt = 0; attempt < ctx->opt.max_attempts; attempt++) {
+		ipam_txn txn;
+		int64_t now;
+
+		if (attempt > 0) {
+			atomic_fetch_add(&ctx->retries, 1);
+			backoff(ctx, attempt);
+			r = ipam__store_refresh(ctx->store, e->view);
+			if (r < 0)
+				return r;
+		}
+		now = ipam__ctx_now_ms(ctx);
+		tb->nops = 0;
+		tb->nconds = 0;
+		ipam__view_rdlock(e->view);
+		r = decide(ctx, e, arg, tb, now);
+		ipam__view_rdunlock(e->view);
+		if (r < 0)
+			return r;
+		if (tb->nops == 0)
+			return 0;
+		memset(&txn, 0, sizeof(txn));
+		txn.ops = tb->ops;
+		txn.nops = tb->nops;
+		txn.conds = tb->conds;
+		txn.nconds = tb->nconds;
+		txn.now_ms = now;
+		r = ipam__store_commit(ctx->store, e->view, &txn, rev);
+		if (r == 0) {
+			atomic_fetch_add(&ctx->commits, 1);
+			return 0;
+		}
+		if (r != -EAGAIN)
+			return r;
+		atomic_fetch_add(&ctx->conflicts, 1);
+	}
+	atomic_fetch_add(&ctx->gave_up, 1);
+	return ipam__fail(-EAGAIN, "commit", ipam_poolset_name(e->set),
+			  "still conflicting after %u attempts; try again later",
+			  ctx->opt.max_attempts);
+}
+
+/* ---- reads ------------------------------------------------------------------------ */
+
+IPAM_EXPORT int ipam_lookup_addr(ipam_ctx *ctx, const char *set, const ipam_addr *addr,
+				 ipam_lease *out)
+{
+	struct ipam__set_entry *e;
+	const ipam_pool *pool;
+	const struct ipam__rec *rec;
+	int r, pi;
+
+	if (!addr || !out)
+		return ipam__fail(-EINVAL, "lookup", NULL, "missing argument");
+	e = ipam__ctx_entry(ctx, set, &r);
+	if (!e)
+		return r;
+	pool = ipam_poolset_find_addr(e->set, addr);
+	if (!pool)
+		return ipam__fail(-ENOENT, "address", NULL, "not in any pool of set %s", set);
+	ipam__view_rdlock(e->view);
+	pi = ipam__view_pool_index(e->view, ipam_pool_name(pool));
+	rec = pi < 0 ? NULL : ipam__view_find_addr(e->view, (unsigned)pi, ipam__addr_value(addr));
+	if (rec)
+		ipam__rec_export(rec, ipam_pool_name(pool), out);
+	ipam__view_rdunlock(e->view);
+	return rec ? 0 : -ENOENT;
+}
+
+/* Collect records of a chain that match; returns the count found. */
+static unsigned collect(const ipam_view *v, struct ipam__rec *r, int link, const char *owner,
+			const char *ifname, const char *attachment, ipam_lease *out, unsigned room)
+{
+	unsigned n = 0;
+
+	for (; r; r = r->next[link]) {
+		if (!ipam__state_is_bound(r->state))
+			continue;
+		if (owner && strcmp(ipam__rec_owner(r), owner) != 0)
+			continue;
+		if (ifname && strcmp(ipam__rec_ifname(r), ifname) != 0)
+			continue;
+		if (attachment && strcmp(ipam__rec_attach(r), attachment) != 0)
+			continue;
+		if (n < room)
+			ipam__rec_export(r, ipam_pool_name(v->pools[r->pool].pool), &out[n]);
+		n++;
+	}
+	return n;
+}
+
+IPAM_EXPORT int ipam_lookup_owner(ipam_ctx *ctx, const char *set, const char *owner,
+				  const char *ifname, ipam_lease *out, unsigned *n)
+{
+	struct ipam__set_entry *e;
+	int r;
+
+	if (!owner || !n || (*n && !out))
+		return ipam__fail(-EINVAL, "lookup", NULL, "missing argument");
+	e = ipam__ctx_entry(ctx, set, &r);
+	if (!e)
+		return r;
+	ipam__view_rdlock(e->view);
+	*n = collect(e->view, ipam__view_owner_chain(e->view, owner), IPAM__LINK_OWNER, owner,
+		     ifname, NULL, out, *n);
+	ipam__view_rdunlock(e->view);
+	return 0;
+}
+
+IPAM_EXPORT int ipam_lookup_attachment(ipam_ctx *ctx, const char *set, const char *attachment,
+				       ipam_lease *out, unsigned *n)
+{
+	struct ipam__set_entry *e;
+	int r;
+
+	if (!attachment || !n || (*n && !out))
+		return ipam__fail(-EINVAL, "lookup", NULL, "missing argument");
+	e = ipam__ctx_entry(ctx, set, &r);
+	if (!e)
+		return r;
+	ipam__view_rdlock(e->view);
+	*n = collect(e->view, ipam__view_attach_chain(e->view, attachment), IPAM__LINK_ATTACH, NULL,
+		     NULL, attachment, out, *n);
+	ipam__view_rdunlock(e->view);
+	return 0;
+}
+
+static int filter_match(const ipam_view *v, const struct ipam__rec *r, const ipam_lease_filter *f)
+{
+	if (!f)
+		return 1;
+	if (f->pool && strcmp(ipam_pool_name(v->pools[r->pool].pool), f->pool) != 0)
+		return 0;
+	if (f->owner && strcmp(ipam__rec_owner(r), f->owner) != 0)
+		return 0;
+	if (f->node && strcmp(ipam__rec_node(r), f->node) != 0)
+		return 0;
+	if (f->states && !(f->states & (1u << r->state)))
+		return 0;
+	if (f->older_than && r->created >= f->older_than)
+		return 0;
+	return 1;
+}
+
+#define FOREACH_BATCH 64
+
+IPAM_EXPORT int ipam_foreach_lease(ipam_ctx *ctx, const char *set, const ipam_lease_filter *filter,
+				   int (*cb)(void *ud, const ipam_lease *lease), void *ud)
+{
+	struct ipam__set_entry *e;
+	ipam_lease *batch;
+	size_t bucket = 0;
+	unsigned cap = FOREACH_BATCH;
+	int r;
+
+	if (!cb)
+		return ipam__fail(-EINVAL, "foreach", NULL, "missing callback");
+	e = ipam__ctx_entry(ctx, set, &r);
+	if (!e)
+		return r;
+	batch = ipam__calloc(FOREACH_BATCH, sizeof(*batch));
+	if (!batch)
+		return ipam__fail_code(-ENOMEM);
+	/* Walk the address buckets in batches: copies are taken under the
+	 * read lock, the callback runs without it. A bucket is never split
+	 * between batches, so a record is seen at most once unless the table
+	 * is resized between batches (then the walk restarts from the same
+	 * bucket index of the new table and may repeat some records). */
+	for (;;) {
+		unsigned n = 0;
+		ipam__view_rdlock(e->view);
+		const struct ipam__chains *t = &e->view->tab[IPAM__LINK_ADDR];
+		while (bucket < t->nb) {
+			unsigned in_bucket = 0;
+			for (const struct ipam__rec *x = t->b[bucket]; x; x = x->next[IPAM__LINK_ADDR])
+				in_bucket += filter_match(e->view, x, filter);
+			if (n && n + in_bucket > cap)
+				break;
+			if (in_bucket > cap) { /* one long chain: make room for all of it */
+				ipam_lease *nb = ipam__resize(batch, cap * sizeof(*batch),
+							      in_bucket * sizeof(*batch));
+				if (!nb) {
+					ipam__view_rdunlock(e->view);
+					ipam__release(batch, cap * sizeof(*batch));
+					return ipam__fail_code(-ENOMEM);
+				}
+				batch = nb;
+				cap = in_bucket;
+			}
+			for (const struct ipam__rec *x = t->b[bucket]; x; x = x->next[IPAM__LINK_ADDR])
+				if (filter_match(e->view, x, filter))
+					ipam__rec_export(x, ipam_pool_name(e->view->pools[x->pool].pool),
+							 &batch[n++]);
+			bucket++;
+		}
+		int done = bucket >= t->nb;
+		ipam__view_rdunlock(e->view);
+		for (unsigned i = 0; i < n; i++) {
+			r = cb(ud, &batch[i]);
+			if (r) {
+				ipam__release(batch, cap * sizeof(*batch));
+				return r;
+			}
+		}
+		if (done)
+			break;
+	}
+	ipam__release(batch, cap * sizeof(*batch));
+	return 0;
+}
+
+IPAM_EXPORT int ipam_pool_stats_get(ipam_ctx *ctx, const char *set, const char *pool,
+				    ipam_pool_stats *out)
+{
+	struct ipam__set_entry *e;
+	struct ipam__index_counts c;
+	int r, pi;
+
+	if (!pool || !out)
+		return ipam__fail(-EINVAL, "stats", NULL, "missing argument");
+	e = ipam__ctx_entry(ctx, set, &r);
+	if (!e)
+		return r;
+	pi = ipam__view_pool_index(e->view, pool);
+	if (pi < 0)
+		return ipam__fail(-ENOENT, "pool", pool, "no such pool in set %s", set);
+	ipam__view_rdlock(e->view);
+	ipam__index_counts(e->view->pools[pi].idx, &c);
+	out->total = ipam__u128_to(c.total);
+	out->used = ipam__u128_to(c.used);
+	out->quarantined = ipam__u128_to(c.quarantined);
+	out->free = ipam__u128_to(c.free);
+	out->reserved = e->view->pools[pi].reserved;
+	out->version = e->view->pools[pi].version;
+	ipam__view_rdunlock(e->view);
+	return 0;
+}
+
+IPAM_EXPORT int ipam_verify(ipam_ctx *ctx, const char *set)
+{
+	struct ipam__set_entry *e;
+	int r;
+
+	e = ipam__ctx_entry(ctx, set, &r);
+	if (!e)
+		return r;
+	ipam__view_rdlock(e->view);
+	r = ipam__view_verify(e->view);
+	ipam__view_rdunlock(e->view);
+	return r;
+}

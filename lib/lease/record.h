@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef IPAM_RECORD_H
+#define IPAM_RECORD_H
+
+/*
+ * The compact in-memory form of a lease record, as the view keeps it: one
+ * allocation holding the fixed fields and the strings back to back, linked
+ * into the view's three hash chains (by address, by owner, by attachment).
+ * Records are immutable once linked: a change builds a new record and swaps
+ * it in under the view's write lock, so a reader holding the read lock
+ * always sees a whole record.
+ */
+
+#include <stdint.h>
+
+#include <ipam/lease.h>
+
+#include "internal.h"
+#include "u128.h"
+
+enum { IPAM__LINK_ADDR = 0, IPAM__LINK_OWNER = 1, IPAM__LINK_ATTACH = 2, IPAM__NLINKS = 3 };
+
+struct ipam__rec {
+	struct ipam__rec *next[IPAM__NLINKS];
+	ipam__u128 addr;      /* address value; family from the pool */
+	uint64_t generation;
+	uint64_t owner_tag;   /* seeded hash of (owner, ifname): quarantine owner */
+	int64_t created, updated, expires, suspect_since;
+	uint32_t size;        /* bytes of this allocation */
+	uint16_t pool;
+	uint8_t state;        /* ipam_lease_state */
+	uint8_t nattrs;
+	uint8_t family;
+	uint8_t owner_len, ifname_len, attach_len, node_len;
+	/* owner\0 ifname\0 attachment\0 node\0 then nattrs × (key\0 value\0) */
+	char data[];
+};
+
+static inline const char *ipam__rec_owner(const struct ipam__rec *r)
+{
+	return r->data;
+}
+static inline const char *ipam__rec_ifname(const struct ipam__rec *r)
+{
+	return r->data + r->owner_len + 1;
+}
+static inline const char *ipam__rec_attach(const struct ipam__rec *r)
+{
+	return r->data + r->owner_len + r->ifname_len + 2;
+}
+static inline const char *ipam__rec_node(const struct ipam__rec *r)
+{
+	return r->data + r->owner_len + r->ifname_len + r->attach_len + 3;
+}
+
+/* 1 for states that hold the address for their owner (bound, suspect). */
+static inline int ipam__state_is_bound(unsigned s)
+{
+	return s == IPAM_LEASE_BOUND || s == IPAM_LEASE_SUSPECT;
+}
+
+/* Check the strings and sizes of a public record: 0 or -ENAMETOOLONG /
+ * -EINVAL with the field named. */
+int ipam__lease_check(const ipam_lease *l);
+
+/* A new record from a public one (pool index given, generation as given).
+ * -ENOMEM. Links are zeroed. */
+int ipam__rec_new(struct ipam__rec **out, const ipam_lease *l, unsigned pool);
+void ipam__rec_free(struct ipam__rec *r);
+
+/* Fill a public record (pool name given). */
+void ipam__rec_export(const struct ipam__rec *r, const char *pool_name, ipam_lease *out);
+
+/* Bounded copy into a fixed field: -ENAMETOOLONG if src does not fit. */
+int ipam__copy_field(char *dst, size_t size, const char *src, const char *field);
+
+#endif /* IPAM_RECORD_H */

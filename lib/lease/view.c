@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The view: lease records, their three hash chains and each pool's
+ * free-space index, changed only by ipam_view_apply() under the write lock.
+ *
+ * Apply is all or nothing without an undo log: every allocation it needs
+ * (new records, hash-table growth, index room) is made before the first
+ * change, after which nothing can fail.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hash.h"
+#include "lease/view.h"
+#include "pool_internal.h"
+
+#define MIN_BUCKETS 64
+
+/* ---- hashing ------------------------------------------------------------------ */
+
+static uint64_t hash_addr(const ipam_view *v, unsigned pool, ipam__u128 addr)
+{
+	uint8_t key[18];
+	uint64_t hi = (uint64_t)(addr >> 64), lo = (uint64_t)addr;
+
+	memcpy(key, &hi, 8);
+	memcpy(key + 8, &lo, 8);
+	key[16] = (uint8_t)pool;
+	key[17] = (uint8_t)(pool >> 8);
+	return ipam__hash(key, sizeof(key), v->seed);
+}
+
+static uint64_t hash_str(const ipam_view *v, const char *s, uint64_t salt)
+{
+	return ipam__hash(s, strlen(s), v->seed ^ salt);
+}
+
+uint64_t ipam__view_owner_tag(const ipam_view *v, const char *owner, const char *ifname)
+{
+	uint64_t h = hash_str(v, owner, 0x6f776e6572ull) * 0x9e3779b97f4a7c15ull;
+	h ^= hash_str(v, ifname, 0x69666e616d65ull);
+	return h ? h : 1; /* 0 is "anonymous" to the index */
+}
+
+static uint64_t rec_hash(const ipam_view *v, const struct ipam__rec *r, int link)
+{
+	switch (link) {
+	case IPAM__LINK_ADDR:
+		return hash_addr(v, r->pool, r->addr);
+	case IPAM__LINK_OWNER:
+		return hash_str(v, ipam__rec_owner(r), 1);
+	default:
+		return hash_str(v, ipam__rec_attach(r), 2);
+	}
+}
+
+/* ---- chains ---------------------------------------------------------------------- */
+
+static int chains_init(struct ipam__chains *t)
+{
+	t->b = ipam__calloc(MIN_BUCKETS, sizeof(*t->b));
+	if (!t->b)
+		return -ENOMEM;
+	t->nb = MIN_BUCKETS;
+	t->count = 0;
+	return 0;
+}
+
+/* Grow so that `extra` more records keep the load at most 1. */
+int ipam__view_reserve(ipam_view *v, int link, size_t extra)
+{
+	struct ipam__chains *t = &v->tab[link];
+	struct ipam__rec **nb;
+	size_t n = t->nb;
+
+	while (t->count + extra > n)
+		n *= 2;
+	if (n == t->nb)
+		return 0;
+	nb = ipam__calloc(n, sizeof(*nb));
+	if (!nb)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->nb; i++) {
+		struct ipam__rec *r = t->b[i], *next;
+		for (; r; r = next) {
+			size_t h = (size_t)rec_hash(v, r, link) & (n - 1);
+			next = r->next[link];
+			r->next[link] = nb[h];
+			nb[h] = r;
+		}
+	}
+	ipam__release(t->b, t->nb * sizeof(*t->b));
+	t->b = nb;
+	t->nb = n;
+	return 0;
+}
+
+static void chain_link(ipam_view *v, int link, struct ipam__rec *r)
+{
+	struct ipam__chains *t = &v->tab[link];
+	size_t h = (size_t)rec_hash(v, r, link) & (t->nb - 1);
+
+	r->next[link] = t->b[h];
+	t->b[h] = r;
+	t->count++;
+}
+
+static void chain_unlink(ipam_view *v, int link, struct ipam__rec *r)
+{
+	struct ipam__chains *t = &v->tab[link];
+	struct ipam__rec **pp = &t->b[(size_t)rec_hash(v, r, link) & (t->nb - 1)];
+
+	for (; *pp; pp = &(*pp)->next[link]) {
+		if (*pp == r) {
+			*pp = r->next[link];
+			r->next[link] = NULL;
+			t->count--;
+			return;
+		}
+	}
+}
+
+void ipam__view_link(ipam_view *v, struct ipam__rec *r)
+{
+	for (int k = 0; k < IPAM__NLINKS; k++)
+		chain_link(v, k, r);
+}
+
+void ipam__view_unlink(ipam_view *v, struct ipam__rec *r)
+{
+	for (int k = 0; k < IPAM__NLINKS; k++)
+		chain_unlink(v, k, r);
+}
+
+/* ---- lookups --------------------------------------------------------------------- */
+
+struct ipam__rec *ipam__view_find_addr(const ipam_view *v, unsigned pool, ipam__u128 addr)
+{
+	const struct ipam__chains *t = &v->tab[IPAM__LINK_ADDR];
+	struct ipam__rec *r = t->b[(size_t)hash_addr(v, pool, addr) & (t->nb - 1)];
+
+	for (; r; r = r->next[IPAM__LINK_ADDR])
+		if (r->addr == addr && r->pool == pool)
+			return r;
+	return NULL;
+}
+
+struct ipam__rec *ipam__view_owner_chain(const ipam_view *v, const char *owner)
+{
+	const struct ipam__chains *t = &v->tab[IPAM__LINK_OWNER];
+	return t->b[(size_t)hash_str(v, owner, 1) & (t->nb - 1)];
+}
+
+struct ipam__rec *ipam__view_attach_chain(const ipam_view *v, const char *attachment)
+{
+	const struct ipam__chains *t = &v->tab[IPAM__LINK_ATTACH];
+	return t->b[(size_t)hash_str(v, attachment, 2) & (t->nb - 1)];
+}
+
+static int owner_match(const struct ipam__rec *r, unsigned pool, const char *owner,
+		       const char *ifname)
+{
+	return r->pool == pool && strcmp(ipam__rec_owner(r), owner) == 0 &&
+	       strcmp(ipam__rec_ifname(r), ifname) == 0;
+}
+
+struct ipam__rec *ipam__view_find_bound(const ipam_view *v, unsigned pool, const char *owner,
+					const char *ifname)
+{
+	struct ipam__rec *r = ipam__view_owner_chain(v, owner);
+
+	for (; r; r = r->next[IPAM__LINK_OWNER])
+		if (ipam__state_is_bound(r->state) && owner_match(r, pool, owner, ifname))
+			return r;
+	return NULL;
+}
+
+struct ipam__rec *ipam__view_find_quarantined(const ipam_view *v, unsigned pool,
+					      const char *owner, const char *ifname)
+{
+	struct ipam__rec *r = ipam__view_owner_chain(v, owner), *best = NULL;
+
+	for (; r; r = r->next[IPAM__LINK_OWNER])
+		if (r->state == IPAM_LEASE_QUARANTINED && owner_match(r, pool, owner, ifname) &&
+		    (!best || r->updated > best->updated))
+			best = r;
+	return best;
+}
+
+int ipam__view_pool_index(const ipam_view *v, const char *name)
+{
+	for (unsigned i = 0; i < v->npools; i++)
+		if (strcmp(ipam_pool_name(v->pools[i].pool), name) == 0)
+			return (int)i;
+	return -ENOENT;
+}
+
+/* ---- life cycle ------------------------------------------------------------------ */
+
+IPAM_EXPORT int ipam_view_new(ipam_view **out, const ipam_poolset *set)
+{
+	ipam_view *v;
+	struct timespec ts;
+	int r = -ENOMEM;
+
+	if (!out || !set || ipam_poolset_count(set) == 0)
+		return ipam__fail(-EINVAL, "view", NULL, "a view needs a non-empty pool set");
+	*out = NULL;
+	v = ipam__zalloc(sizeof(*v));
+	if (!v)
+		return ipam__fail_code(-ENOMEM);
+	v->set = set;
+	v->npools = ipam_poolset_count(set);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	v->seed = ipam__hash(&ts, sizeof(ts), (uint64_t)(uintptr_t)v) ^ (uint64_t)(uintptr_t)&ts;
+	pthread_rwlock_init(&v->lock, NULL);
+	v->pools = ipam__calloc(v->npools, sizeof(*v->pools));
+	if (!v->pools)
+		goto fail;
+	for (unsigned i = 0; i < v->npools; i++) {
+		struct ipam__pool_state *ps = &v->pools[i];
+		uint32_t qs, qa;
+		ps->pool = ipam_poolset_pool(set, i);
+		ps->rng = v->seed ^ (0x9e3779b97f4a7c15ull * (i + 1));
+		pthread_mutex_init(&ps->cursor_lock, NULL);
+		ipam_pool_quarantine(ps->pool, &qs, &qa, NULL);
+		ps->quarantine = qs || qa;
+		r = ipam__index_new(&ps->idx, ps->pool);
+		if (r < 0)
+			goto fail;
+	}
+	for (int k = 0; k < IPAM__NLINKS; k++)
+		if ((r = chains_init(&v->tab[k])) < 0)
+			goto fail;
+	*out = v;
+	return 0;
+fail:
+	ipam_view_free(v);
+	return ipam__fail_code(r);
+}
+
+IPAM_EXPORT ipam_view *ipam_view_free(ipam_view *v)
+{
+	if (!v)
+		return NULL;
+	/* Every record is in the address chains exactly once. */
+	if (v->tab[IPAM__LINK_ADDR].b) {
+		struct ipam__chains *t = &v->tab[IPAM__LINK_ADDR];
+		for (size_t i = 0; i < t->nb; i++) {
+			struct ipam__rec *r = t->b[i], *next;
+			for (; r; r = next) {
+				next = r->next[IPAM__LINK_ADDR];
+				ipam__rec_free(r);
+			}
+		}
+	}
+	for (int k = 0; k < IPAM__NLINKS; k++)
+		ipam__release(v->tab[k].b, v->tab[k].nb * sizeof(*v->tab[k].b));
+	if (v->pools) {
+		for (unsigned i = 0; i < v->npools; i++) {
+			ipam__index_free(v->pools[i].idx);
+			pthread_mutex_destroy(&v->pools[i].cursor_lock);
+		}
+		ipam__release(v->pools, v->npools * sizeof(*v->pools));
+	}
+	pthread_rwlock_destroy(&v->lock);
+	ipam__release(v, sizeof(*v));
+	return NULL;
+}
+
+IPAM_EXPORT const ipam_poolset *ipam_view_poolset(const ipam_view *v)
+{
+	return v ? v->set : NULL;
+}
+
+IPAM_EXPORT uint64_t ipam_view_revision(const ipam_view *v)
+{
+	return v ? v->revision : 0;
+}
+
+IPAM_EXPORT void ipam_view_lock(ipam_view *v)
+{
+	pthread_rwlock_wrlock(&v->lock);
+}
+
+IPAM_EXPORT void ipam_view_unlock(ipam_view *v)
+{
+	pthread_rwlock_unlock(&v->lock);
+}
+
+void ipam__view_rdlock(ipam_view *v)
+{
+	pthread_rwlock_rdlock(&v->lock);
+}
+
+void ipam__view_rdunlock(ipam_view *v)
+{
+	pthread_rwlock_unlock(&v->lock);
+}
+
+/* ---- verification ---------------------------------------------------------------- */
+
+int ipam__view_verify(ipam_view *v)
+{
+	const struct ipam__chains *t = &v->tab[IPAM__LINK_ADDR];
+	uint64_t held_count[256] = { 0 };
+	char buf[IPAM_ADDR_STRLEN];
+	size_t n = 0;
+
+	if (v->npools > 256)
+		return 0;
+	for (size_t i = 0; i < t->nb; i++) {
+		for (const struct ipam__rec *r = t->b[i]; r; r = r->next[IPAM__LINK_ADDR]) {
+			const struct ipam__pool_state *ps = &v->pools[r->pool];
+			ipam_addr a = { 0, 0, r->family };
+			int st;
+
+			n++;
+			ipam__addr_set_value(&a, r->addr);
+			ipam_addr_format(&a, buf, sizeof(buf));
+			st = ipam__index_state(ps->idx, &a);
+			if (r->state == IPAM_LEASE_QUARANTINED) {
+				if (st == IPAM__ADDR_USED)
+					return ipam__fail(-EBADMSG, "verify", buf,
+							  "quarantined record but the index says used");
+				continue;
+			}
+			held_count[r->pool]++;
+			if (st != IPAM__ADDR_USED)
+				return ipam__fail(-EBADMSG, "verify", buf,
+						  "%s record but the index says %s",
+						  ipam_lease_state_name((ipam_lease_state)r->state),
+						  st == IPAM__ADDR_FREE ? "free" : "quarantined");
+			if (ipam__state_is_bound(r->state) &&
+			    ipam__view_find_bound(v, r->pool, ipam__rec_owner(r), ipam__rec_ifname(r)) != r)
+				return ipam__fail(-EBADMSG, "verify", buf,
+						  "owner %s/%s holds two bound leases in pool %s",
+						  ipam__rec_owner(r), ipam__rec_ifname(r),
+						  ipam_pool_name(ps->pool));
+		}
+	}
+	if (n != t->count || v->tab[IPAM__LINK_OWNER].count != n || v->tab[IPAM__LINK_ATTACH].count != n)
+		return ipam__fail(-EBADMSG, "verify", NULL, "hash chains disagree on the record count");
+	for (unsigned p = 0; p < v->npools; p++) {
+		struct ipam__index_counts c;
+		ipam__index_counts(v->pools[p].idx, &c);
+		if (c.used != held_count[p])
+			return ipam__fail(-EBADMSG, "verify", ipam_pool_name(v->pools[p].pool),
+					  "index counts %llu used, records say %llu",
+					  (unsigned long long)c.used, (unsigned long long)held_count[p]);
+		if (c.used + c.quarantined + c.free != c.total)
+			return ipam__fail(-EBADMSG, "verify", ipam_pool_name(v->pools[p].pool),
+					  "index counts do not add up");
+	}
+	return 0;
+}
+
+int ipam__view_reset(ipam_view *v)
+{
+	ipam__index *fresh[256];
+
+	if (v->npools > 256)
+		return -E2BIG;
+	for (unsigned i = 0; i < v->npools; i++) {
+		if (ipam__index_new(&fresh[i], v->pools[i].pool) < 0) {
+			while (i-- > 0)
+				ipam__index_free(fresh[i]);
+			return ipam__fail_code(-ENOMEM);
+		}
+	}
+	{
+		struct ipam__chains *t = &v->tab[IPAM__LINK_ADDR];
+		for (size_t i = 0; i < t->nb; i++) {
+			struct ipam__rec *r = t->b[i], *next;
+			for (; r; r = next) {
+				next = r->next[IPAM__LINK_ADDR];
+				ipam__rec_free(r);
+			}
+		}
+	}
+	for (int k = 0; k < IPAM__NLINKS; k++) {
+		memset(v->tab[k].b, 0, v->tab[k].nb * sizeof(*v->tab[k].b));
+		v->tab[k].count = 0;
+	}
+	for (unsigned i = 0; i < v->npools; i++) {
+		ipam__index_free(v->pools[i].idx);
+		v->pools[i].idx = fresh[i];
+		v->pools[i].version = 0;
+		v->pools[i].reserved = 0;
+		v->pools[i].cursor = 0;
+	}
+	v->revision = 0;
+	return 0;
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef IPAM_VIEW_H
+#define IPAM_VIEW_H
+
+/*
+ * The view: the in-memory state of one pool set (see <ipam/store.h>).
+ *
+ * Built for a read-mostly, write-often workload where decisions are made
+ * without a lock: lookups and allocation decisions take the read lock for
+ * nanoseconds to microseconds; commits take the write lock only to check
+ * preconditions and apply. Records are linked in three intrusive hash
+ * chains (address, owner, attachment) keyed by seeded XXH3, so an owner id
+ * chosen by an attacker cannot aim at one bucket.
+ */
+
+#include <pthread.h>
+
+#include <ipam/store.h>
+
+#include "index/index.h"
+#include "lease/record.h"
+
+struct ipam__chains {
+	struct ipam__rec **b;
+	size_t nb;    /* power of two */
+	size_t count;
+};
+
+struct ipam__pool_state {
+	const ipam_pool *pool;
+	ipam__index *idx;
+	uint64_t version;  /* revision of the last commit touching the pool */
+	uint64_t reserved; /* records in state RESERVED */
+	int quarantine;    /* the pool has a reuse quarantine */
+	/* Next-fit cursor shared by concurrent deciders: each decision moves
+	 * it past its pick, so two writers rarely pick the same address. */
+	pthread_mutex_t cursor_lock;
+	ipam__u128 cursor;
+	uint64_t rng; /* random policy's generator state, under cursor_lock */
+};
+
+struct ipam_view {
+	const ipam_poolset *set;
+	unsigned npools;
+	struct ipam__pool_state *pools;
+	pthread_rwlock_t lock;
+	uint64_t revision;
+	uint64_t seed; /* hash seed, random per view */
+	struct ipam__chains tab[IPAM__NLINKS];
+};
+
+void ipam__view_rdlock(ipam_view *v);
+void ipam__view_rdunlock(ipam_view *v);
+
+/* Seeded tag of (owner, ifname): the quarantine owner in the index. */
+uint64_t ipam__view_owner_tag(const ipam_view *v, const char *owner, const char *ifname);
+
+/* Lookups; the caller holds a lock. */
+struct ipam__rec *ipam__view_find_addr(const ipam_view *v, unsigned pool, ipam__u128 addr);
+/* The bound (or suspect) record of (pool, owner, ifname), or NULL. */
+struct ipam__rec *ipam__view_find_bound(const ipam_view *v, unsigned pool, const char *owner,
+					const char *ifname);
+/* The most recent quarantined record of (pool, owner, ifname), or NULL. */
+struct ipam__rec *ipam__view_find_quarantined(const ipam_view *v, unsigned pool,
+					      const char *owner, const char *ifname);
+/* First record in the attachment chain bucket of `attachment`; walk with
+ * r->next[IPAM__LINK_ATTACH] and compare (other attachments may share it). */
+struct ipam__rec *ipam__view_attach_chain(const ipam_view *v, const char *attachment);
+/* First record of an owner chain bucket (compare owner yourself). */
+struct ipam__rec *ipam__view_owner_chain(const ipam_view *v, const char *owner);
+
+/* Make room for `extra` more records in chain `link` (0 or -ENOMEM). */
+int ipam__view_reserve(ipam_view *v, int link, size_t extra);
+/* Link a record into / unlink it from all three chains (write lock). */
+void ipam__view_link(ipam_view *v, struct ipam__rec *r);
+void ipam__view_unlink(ipam_view *v, struct ipam__rec *r);
+
+/* Consistency of records, chains and indexes (read lock held): 0 or
+ * -EBADMSG with the finding recorded. */
+int ipam__view_verify(ipam_view *v);
+
+/* Empty the view (write lock held), as if just made: for a full reload.
+ * -ENOMEM leaves it unchanged. */
+int ipam__view_reset(ipam_view *v);
+
+/* Index of pool name in the view, or -ENOENT. */
+int ipam__view_pool_index(const ipam_view *v, const char *name);
+
+#endif /* IPAM_VIEW_H */

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Checking and applying change sets to a view. A store calls these with the
+ * view's write lock held (ipam_view_commit() does all three steps for a
+ * store whose durable state is the view itself: the memory store).
+ */
+#include <string.h>
+
+#include "lease/view.h"
+
+static int cond_holds(const ipam_view *v, const ipam_cond *c)
+{
+	const struct ipam__rec *r;
+
+	switch (c->kind) {
+	case IPAM_COND_ADDR:
+		r = ipam__view_find_addr(v, c->pool, ipam__addr_value(&c->addr));
+		return (r ? r->generation : 0) == c->generation;
+	case IPAM_COND_OWNER:
+		if (!c->owner || !c->ifname)
+			return -EINVAL;
+		r = ipam__view_find_bound(v, c->pool, c->owner, c->ifname);
+		return (r ? r->generation : 0) == c->generation;
+	case IPAM_COND_POOL:
+		return v->pools[c->pool].version == c->generation;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* Is the op well-formed for this view? */
+static int op_check(const ipam_view *v, const ipam_txn *txn, unsigned i)
+{
+	const ipam_op *op = &txn->ops[i];
+	const struct ipam__pool_state *ps;
+	ipam__u128 ord;
+	int r;
+
+	if (op->pool >= v->npools)
+		return ipam__fail(-EINVAL, "txn", NULL, "op names pool %u of %u", op->pool, v->npools);
+	ps = &v->pools[op->pool];
+	if (op->lease.addr.family != ipam_pool_family(ps->pool) ||
+	    ipam__index_ordinal(ps->idx, &op->lease.addr, &ord) < 0)
+		return ipam__fail(-EINVAL, "txn", NULL, "op address is not allocatable in pool %s",
+				  ipam_pool_name(ps->pool));
+	if (op->kind == IPAM_OP_PUT) {
+		r = ipam__lease_check(&op->lease);
+		if (r < 0)
+			return r;
+		if (op->lease.state == IPAM_LEASE_QUARANTINED && !ps->quarantine)
+			return ipam__fail(-EINVAL, "txn", NULL, "pool %s has no quarantine",
+					  ipam_pool_name(ps->pool));
+	} else if (op->kind != IPAM_OP_DELETE) {
+		return ipam__fail(-EINVAL, "txn", NULL, "unknown op kind %d", (int)op->kind);
+	}
+	for (unsigned k = 0; k < i; k++)
+		if (txn->ops[k].pool == op->pool &&
+		    ipam_addr_cmp(&txn->ops[k].lease.addr, &op->lease.addr) == 0)
+			return ipam__fail(-EINVAL, "txn", NULL, "two ops on one address");
+	return 0;
+}
+
+IPAM_EXPORT int ipam_view_check(const ipam_view *v, const ipam_txn *txn)
+{
+	if (!v || !txn || (txn->nconds && !txn->conds) || (txn->nops && !txn->ops))
+		return ipam__fail_code(-EINVAL);
+	/* Well-formed first: a store may write the change set durably right
+	 * after this check, and apply must then not refuse it. */
+	for (unsigned i = 0; i < txn->nops; i++) {
+		int r = op_check(v, txn, i);
+		if (r < 0)
+			return r;
+	}
+	for (unsigned i = 0; i < txn->nconds; i++) {
+		int r;
+		if (txn->conds[i].pool >= v->npools)
+			return ipam__fail(-EINVAL, "txn", NULL, "precondition names pool %u of %u",
+					  txn->conds[i].pool, v->npools);
+		r = cond_holds(v, &txn->conds[i]);
+		if (r < 0)
+			return ipam__fail(r, "txn", NULL, "malformed precondition");
+		if (!r)
+			return -EAGAIN;
+	}
+	return 0;
+}
+
+static int held(unsigned state)
+{
+	return state == IPAM_LEASE_BOUND || state == IPAM_LEASE_SUSPECT ||
+	       state == IPAM_LEASE_RESERVED;
+}
+
+/* Move the index of one address from the old record's state to the new
+ * one's (0: no record). Room was reserved, so nothing here fails. */
+static void index_transition(struct ipam__pool_state *ps, const ipam_addr *a, unsigned old,
+			     const struct ipam__rec *nr, int64_t now_ms)
+{
+	unsigned nw = nr ? nr->state : 0;
+	int st = ipam__index_state(ps->idx, a);
+
+	if (held(old) && held(nw))
+		return;
+	if (held(nw)) { /* from free or quarantined */
+		ipam__index_acquire(ps->idx, a, now_ms, nw == IPAM_LEASE_BOUND);
+		return;
+	}
+	if (nw == IPAM_LEASE_QUARANTINED) {
+		if (!held(old)) {
+			if (st == IPAM__ADDR_QUARANTINED || old == IPAM_LEASE_QUARANTINED)
+				return; /* already waiting (or its wait is over) */
+			ipam__index_take(ps->idx, a); /* a quarantined record loaded */
+		}
+		ipam__index_release(ps->idx, a, nr->owner_tag,
+				    old ? now_ms : nr->updated * 1000);
+		return;
+	}
+	/* Deleted. */
+	if (st != IPAM__ADDR_FREE)
+		ipam__index_untake(ps->idx, a);
+}
+
+IPAM_EXPORT int ipam_view_apply(ipam_view *v, const ipam_txn *txn, uint64_t rev)
+{
+	struct ipam__rec *stack_recs[8], **recs = stack_recs;
+	unsigned nput = 0;
+	int r = 0;
+
+	if (!v || !txn || (txn->nops && !txn->ops))
+		return ipam__fail_code(-EINVAL);
+	for (unsigned i = 0; i < txn->nops; i++)
+		if ((r = op_check(v, txn, i)) < 0)
+			return r;
+	if (txn->nops > 8) {
+		recs = ipam__calloc(txn->nops, sizeof(*recs));
+		if (!recs)
+			return ipam__fail_code(-ENOMEM);
+	} else {
+		memset(stack_recs, 0, sizeof(stack_recs));
+	}
+	/* 1. Everything that can fail. */
+	for (unsigned i = 0; i < txn->nops && r == 0; i++) {
+		const ipam_op *op = &txn->ops[i];
+		if (op->kind != IPAM_OP_PUT)
+			continue;
+		r = ipam__rec_new(&recs[i], &op->lease, op->pool);
+		if (r == 0) {
+			if (!(op->flags & IPAM_OP_F_KEEP_GENERATION))
+				recs[i]->generation = rev;
+			recs[i]->owner_tag = ipam__view_owner_tag(v, op->lease.owner, op->lease.ifname);
+			nput++;
+		}
+	}
+	for (int k = 0; k < IPAM__NLINKS && r == 0; k++)
+		r = ipam__view_reserve(v, k, nput);
+	for (unsigned p = 0; p < v->npools && r == 0; p++) {
+		unsigned n = 0;
+		for (unsigned i = 0; i < txn->nops; i++)
+			n += txn->ops[i].pool == p;
+		if (n)
+			r = ipam__index_reserve(v->pools[p].idx, 2 * n);
+	}
+	if (r < 0) {
+		for (unsigned i = 0; i < txn->nops; i++)
+			ipam__rec_free(recs[i]);
+		if (recs != stack_recs)
+			ipam__release(recs, txn->nops * sizeof(*recs));
+		return ipam__fail_code(r);
+	}
+	/* 2. The changes: nothing below can fail. */
+	for (unsigned i = 0; i < txn->nops; i++) {
+		const ipam_op *op = &txn->ops[i];
+		struct ipam__pool_state *ps = &v->pools[op->pool];
+		struct ipam__rec *old = ipam__view_find_addr(v, op->pool, ipam__addr_value(&op->lease.addr));
+		unsigned old_state = old ? old->state : 0;
+
+		if (op->kind == IPAM_OP_DELETE && !old && ipam__index_state(ps->idx, &op->lease.addr) ==
+							  IPAM__ADDR_FREE)
+			continue; /* nothing there (a replayed delete) */
+		index_transition(ps, &op->lease.addr, old_state, recs[i], txn->now_ms);
+		if (old) {
+			ipam__view_unlink(v, old);
+			if (old_state == IPAM_LEASE_RESERVED)
+				ps->reserved--;
+			ipam__rec_free(old);
+		}
+		if (recs[i]) {
+			ipam__view_link(v, recs[i]);
+			if (recs[i]->state == IPAM_LEASE_RESERVED)
+				ps->reserved++;
+		}
+		ps->version = rev;
+	}
+	if (rev > v->revision)
+		v->revision = rev;
+	if (recs != stack_recs)
+		ipam__release(recs, txn->nops * sizeof(*recs));
+	return 0;
+}
+
+IPAM_EXPORT int ipam_view_commit(ipam_view *v, const ipam_txn *txn, uint64_t *rev)
+{
+	int r;
+
+	if (!v || !txn)
+		return ipam__fail_code(-EINVAL);
+	ipam_view_lock(v);
+	r = ipam_view_check(v, txn);
+	if (r == 0)
+		r = ipam_view_apply(v, txn, v->revision + 1);
+	if (r == 0 && rev)
+		*rev = v->revision;
+	ipam_view_unlock(v);
+	return r;
+}

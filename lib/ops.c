@@ -1,0 +1,541 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The write calls: allocate, release, renew, reserve. Each is a decision
+ * function run by ipam__ctx_run(): it reads the view under the read lock,
+ * builds the change set with the preconditions it relied on, and the loop
+ * commits it, deciding again after a conflict.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctx_internal.h"
+
+#define MAX_REQ_POOLS 16
+
+static int64_t secs(int64_t now_ms)
+{
+	return now_ms / 1000;
+}
+
+/* ---- allocate ------------------------------------------------------------------ */
+
+struct alloc_arg {
+	const ipam_request *req;
+	const char *node;
+	unsigned npools;
+	unsigned pools[MAX_REQ_POOLS];
+	const ipam_addr *exact[MAX_REQ_POOLS];
+	const ipam_addr *hint[MAX_REQ_POOLS];
+	int kind[MAX_REQ_POOLS]; /* 0: existing, 1: new, 2: rebind */
+	ipam_lease *out;
+};
+
+static int fill_new(ipam_lease *l, const struct alloc_arg *a, const char *pool, int64_t now_ms)
+{
+	const ipam_request *req = a->req;
+
+	memset(l, 0, offsetof(ipam_lease, attrs)); /* all but the attribute array */
+	snprintf(l->pool, sizeof(l->pool), "%s", pool);
+	snprintf(l->owner, sizeof(l->owner), "%s", req->owner);
+	snprintf(l->ifname, sizeof(l->ifname), "%s", req->ifname);
+	snprintf(l->attachment, sizeof(l->attachment), "%s", req->attachment);
+	snprintf(l->node, sizeof(l->node), "%s", a->node);
+	l->state = IPAM_LEASE_BOUND;
+	l->created = l->updated = secs(now_ms);
+	l->expires = req->ttl ? secs(now_ms) + req->ttl : 0;
+	l->nattrs = req->nattrs;
+	for (unsigned i = 0; i < req->nattrs; i++)
+		l->attrs[i] = req->attrs[i];
+	return 0;
+}
+
+static int fmt_fail(int err, const char *field, const ipam_addr *addr, const char *why)
+{
+	char buf[IPAM_ADDR_STRLEN];
+
+	ipam_addr_format(addr, buf, sizeof(buf));
+	return ipam__fail(err, field, buf, "%s", why);
+}
+
+static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
+			struct ipam__txnbuf *tb, int64_t now_ms)
+{
+	struct alloc_arg *a = arg;
+	const ipam_request *req = a->req;
+	ipam_view *v = e->view;
+	uint64_t tag = ipam__view_owner_tag(v, req->owner, req->ifname);
+	int r;
+
+	for (unsigned k = 0; k < a->npools; k++) {
+		unsigned p = a->pools[k];
+		struct ipam__pool_state *ps = &v->pools[p];
+		const char *pname = ipam_pool_name(ps->pool);
+		struct ipam__rec *bound = ipam__view_find_bound(v, p, req->owner, req->ifname);
+		ipam_addr cand;
+		ipam_op *op;
+
+		if (bound) {
+			ipam_addr have = { 0, 0, bound->family };
+			ipam__addr_set_value(&have, bound->addr);
+			if (a->exact[k] && ipam_addr_cmp(a->exact[k], &have) != 0)
+				return fmt_fail(-EEXIST, "owner", &have,
+						"the owner already holds this address in the pool");
+			if (strcmp(ipam__rec_attach(bound), req->attachment) == 0) {
+				ipam__rec_export(bound, pname, &a->out[k]);
+				a->kind[k] = 0;
+				continue;
+			}
+			/* Same owner, new attachment: rebind, keeping the address. */
+			if (!(op = ipam__txnbuf_op(tb)))
+				return -ENOMEM;
+			op->kind = IPAM_OP_PUT;
+			op->pool = p;
+			ipam__rec_export(bound, pname, &op->lease);
+			snprintf(op->lease.attachment, sizeof(op->lease.attachment), "%s", req->attachment);
+			snprintf(op->lease.node, sizeof(op->lease.node), "%s", a->node);
+			op->lease.state = IPAM_LEASE_BOUND;
+			op->lease.suspect_since = 0;
+			op->lease.updated = secs(now_ms);
+			op->lease.expires = req->ttl ? secs(now_ms) + req->ttl : 0;
+			if (req->nattrs) {
+				op->lease.nattrs = req->nattrs;
+				for (unsigned i = 0; i < req->nattrs; i++)
+					op->lease.attrs[i] = req->attrs[i];
+			}
+			a->out[k] = op->lease;
+			a->kind[k] = 2;
+			if ((r = ipam__cond_addr(ctx, tb, v, p, &have)) < 0 ||
+			    (r = ipam__cond_owner(ctx, tb, v, p, req->owner, req->ifname)) < 0)
+				return r;
+			continue;
+		}
+		if (a->exact[k]) {
+			const struct ipam__rec *at;
+			int st = ipam__index_state(ps->idx, a->exact[k]);
+			if (st < 0)
+				return st; /* -ERANGE / -EACCES, message recorded */
+			at = ipam__view_find_addr(v, p, ipam__addr_value(a->exact[k]));
+			if (at && at->state != IPAM_LEASE_QUARANTINED) {
+				char why[IPAM_OWNER_MAX + 64];
+				snprintf(why, sizeof(why), "is in use (%s by %s)",
+					 ipam_lease_state_name((ipam_lease_state)at->state),
+					 ipam__rec_owner(at));
+				return fmt_fail(-EEXIST, "address", a->exact[k], why);
+			}
+			if (st == IPAM__ADDR_QUARANTINED && at && at->owner_tag != tag)
+				return fmt_fail(-EBUSY, "address", a->exact[k],
+						"is quarantined for its previous owner");
+			cand = *a->exact[k];
+		} else {
+			const ipam_addr *hint = a->hint[k];
+			ipam_addr qaddr;
+			if (!hint) {
+				const struct ipam__rec *q =
+					ipam__view_find_quarantined(v, p, req->owner, req->ifname);
+				if (q) {
+					qaddr.family = q->family;
+					ipam__addr_set_value(&qaddr, q->addr);
+					hint = &qaddr;
+				}
+			}
+			pthread_mutex_lock(&ps->cursor_lock);
+			r = ipam__index_peek(ps->idx, tag, hint, now_ms, &ps->cursor, &ps->rng, &cand);
+			pthread_mutex_unlock(&ps->cursor_lock);
+			if (r == -ENOSPC) {
+				atomic_fetch_add(&ctx->exhausted, 1);
+				return r;
+			}
+			if (r < 0)
+				return r;
+		}
+		if (!(op = ipam__txnbuf_op(tb)))
+			return -ENOMEM;
+		op->kind = IPAM_OP_PUT;
+		op->pool = p;
+		fill_new(&op->lease, a, pname, now_ms);
+		op->lease.addr = cand;
+		a->out[k] = op->lease;
+		a->kind[k] = 1;
+		if ((r = ipam__cond_addr(ctx, tb, v, p, &cand)) < 0 ||
+		    (r = ipam__cond_owner(ctx, tb, v, p, req->owner, req->ifname)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int check_request(const ipam_request *req)
+{
+	size_t n;
+
+	if (!req->owner || !req->ifname || !req->attachment)
+		return ipam__fail(-EINVAL, "request", NULL, "owner, ifname and attachment are required");
+	if (!req->owner[0])
+		return ipam__fail(-EINVAL, "owner", "", "must not be empty");
+	for (const char *const *f = (const char *const[]){ req->owner, req->ifname, req->attachment,
+							    req->node ? req->node : "", NULL };
+	     *f; f++)
+		for (const char *c = *f; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				return ipam__fail(-EINVAL, "request", NULL,
+						  "owner, ifname, attachment and node must not contain "
+						  "control bytes");
+	if ((n = strnlen(req->owner, IPAM_OWNER_MAX + 1)) > IPAM_OWNER_MAX)
+		return ipam__fail_n(-ENAMETOOLONG, "owner", req->owner, n, "longer than %d bytes", IPAM_OWNER_MAX);
+	if ((n = strnlen(req->ifname, IPAM_IFNAME_MAX + 1)) > IPAM_IFNAME_MAX)
+		return ipam__fail_n(-ENAMETOOLONG, "ifname", req->ifname, n, "longer than %d bytes", IPAM_IFNAME_MAX);
+	if ((n = strnlen(req->attachment, IPAM_ATTACHMENT_MAX + 1)) > IPAM_ATTACHMENT_MAX)
+		return ipam__fail_n(-ENAMETOOLONG, "attachment", req->attachment, n,
+				    "longer than %d bytes", IPAM_ATTACHMENT_MAX);
+	if (req->node && (n = strnlen(req->node, IPAM_NODE_MAX + 1)) > IPAM_NODE_MAX)
+		return ipam__fail_n(-ENAMETOOLONG, "node", req->node, n, "longer than %d bytes", IPAM_NODE_MAX);
+	if (req->nattrs > IPAM_ATTRS_MAX || (req->nattrs && !req->attrs))
+		return ipam__fail(-E2BIG, "attrs", NULL, "at most %d attributes", IPAM_ATTRS_MAX);
+	if ((req->nexact && !req->exact) || (req->nhints && !req->hints) ||
+	    (req->npools && !req->pools))
+		return ipam__fail(-EINVAL, "request", NULL, "array given without its items");
+	return 0;
+}
+
+/* Which requested pool (position k) holds addr, or -1. */
+static int pool_of(const struct alloc_arg *a, const ipam_view *v, const ipam_addr *addr)
+{
+	for (unsigned k = 0; k < a->npools; k++)
+		if (ipam_prefix_contains(ipam_pool_subnet(v->pools[a->pools[k]].pool), addr))
+			return (int)k;
+	return -1;
+}
+
+IPAM_EXPORT int ipam_allocate(ipam_ctx *ctx, const ipam_request *req, ipam_lease *out,
+			      unsigned *nout)
+{
+	struct ipam__txnbuf tb = { 0 };
+	struct ipam__set_entry *e;
+	struct alloc_arg a;
+	uint64_t rev;
+	int r;
+
+	if (!ctx || !req || !out || !nout)
+		return ipam__fail(-EINVAL, "allocate", NULL, "missing argument");
+	if ((r = check_request(req)) < 0)
+		return r;
+	e = ipam__ctx_entry(ctx, req->poolset, &r);
+	if (!e)
+		return r;
+	memset(&a, 0, sizeof(a));
+	a.req = req;
+	a.node = req->node ? req->node : ctx->node;
+	a.out = out;
+	if (req->npools) {
+		if (req->npools > MAX_REQ_POOLS)
+			return ipam__fail(-E2BIG, "pools", NULL, "at most %d pools per request", MAX_REQ_POOLS);
+		for (unsigned k = 0; k < req->npools; k++) {
+			int pi = ipam__view_pool_index(e->view, req->pools[k] ? req->pools[k] : "");
+			if (pi < 0)
+				return ipam__fail(-ENOENT, "pools", req->pools[k], "no such pool in set %s",
+						  req->poolset);
+			for (unsigned j = 0; j < k; j++)
+				if (a.pools[j] == (unsigned)pi)
+					return ipam__fail(-EINVAL, "pools", req->pools[k], "named twice");
+			a.pools[a.npools++] = (unsigned)pi;
+		}
+	} else {
+		if (e->view->npools > MAX_REQ_POOLS)
+			return ipam__fail(-E2BIG, "pools", NULL, "at most %d pools per request", MAX_REQ_POOLS);
+		for (unsigned k = 0; k < e->view->npools; k++)
+			a.pools[a.npools++] = k;
+	}
+	if (*nout < a.npools)
+		return ipam__fail(-ENOSPC, "out", NULL, "room for %u leases needed", a.npools);
+	for (unsigned i = 0; i < req->nexact; i++) {
+		int k = pool_of(&a, e->view, &req->exact[i]);
+		if (k < 0)
+			return fmt_fail(-ERANGE, "exact", &req->exact[i], "is in none of the requested pools");
+		if (a.exact[k])
+			return fmt_fail(-EINVAL, "exact", &req->exact[i], "a second address for one pool");
+		a.exact[k] = &req->exact[i];
+	}
+	for (unsigned i = 0; i < req->nhints; i++) {
+		int k = pool_of(&a, e->view, &req->hints[i]);
+		if (k >= 0 && !a.hint[k])
+			a.hint[k] = &req->hints[i];
+	}
+	r = ipam__ctx_run(ctx, e, decide_alloc, &a, &tb, &rev);
+	if (r == 0) {
+		for (unsigned k = 0; k < a.npools; k++) {
+			if (a.kind[k])
+				out[k].generation = rev;
+			if (a.kind[k] == 1)
+				atomic_fetch_add(&ctx->allocations, 1);
+			else if (a.kind[k] == 2)
+				atomic_fetch_add(&ctx->rebinds, 1);
+		}
+		*nout = a.npools;
+	}
+	ipam__txnbuf_fini(&tb);
+	return r;
+}
+
+/* ---- release ----------------------------------------------------------------------- */
+
+enum release_by { BY_ATTACHMENT, BY_OWNER, BY_ADDR };
+
+struct release_arg {
+	enum release_by by;
+	const char *key;    /* attachment or owner */
+	const char *ifname; /* BY_OWNER: NULL = all */
+	const ipam_addr *addr;
+	uint64_t generation;
+	unsigned count;
+};
+
+/* Add the release of rec: to the quarantine if its pool has one, else a
+ * deletion; pinned to the generation seen. */
+static int emit_release(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view *v,
+			const struct ipam__rec *rec, int64_t now_ms)
+{
+	const struct ipam__pool_state *ps = &v->pools[rec->pool];
+	ipam_op *op = ipam__txnbuf_op(tb);
+
+	if (!op)
+		return -ENOMEM;
+	op->pool = rec->pool;
+	ipam__rec_export(rec, ipam_pool_name(ps->pool), &op->lease);
+	if (ps->quarantine) {
+		op->kind = IPAM_OP_PUT;
+		op->lease.state = IPAM_LEASE_QUARANTINED;
+		op->lease.updated = secs(now_ms);
+		op->lease.suspect_since = 0;
+	} else {
+		op->kind = IPAM_OP_DELETE;
+	}
+	return ipam__cond_addr(ctx, tb, v, rec->pool, &op->lease.addr);
+}
+
+static int decide_release(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
+			  struct ipam__txnbuf *tb, int64_t now_ms)
+{
+	struct release_arg *a = arg;
+	const ipam_view *v = e->view;
+	struct ipam__rec *r;
+	int err;
+
+	a->count = 0;
+	if (a->by == BY_ADDR) {
+		const ipam_pool *pool = ipam_poolset_find_addr(e->set, a->addr);
+		int pi = pool ? ipam__view_pool_index(v, ipam_pool_name(pool)) : -1;
+		r = pi < 0 ? NULL : ipam__view_find_addr(v, (unsigned)pi, ipam__addr_value(a->addr));
+		if (r && ipam__state_is_bound(r->state) &&
+		    (!a->generation || a->generation == r->generation)) {
+			if ((err = emit_release(ctx, tb, v, r, now_ms)) < 0)
+				return err;
+			a->count++;
+		}
+		return 0;
+	}
+	r = a->by == BY_ATTACHMENT ? ipam__view_attach_chain(v, a->key) : ipam__view_owner_chain(v, a->key);
+	for (; r; r = r->next[a->by == BY_ATTACHMENT ? IPAM__LINK_ATTACH : IPAM__LINK_OWNER]) {
+		if (!ipam__state_is_bound(r->state))
+			continue;
+		if (a->by == BY_ATTACHMENT && strcmp(ipam__rec_attach(r), a->key) != 0)
+			continue;
+		if (a->by == BY_OWNER && (strcmp(ipam__rec_owner(r), a->key) != 0 ||
+					  (a->ifname && strcmp(ipam__rec_ifname(r), a->ifname) != 0)))
+			continue;
+		if (a->generation && a->generation != r->generation)
+			continue;
+		if ((err = emit_release(ctx, tb, v, r, now_ms)) < 0)
+			return err;
+		a->count++;
+	}
+	return 0;
+}
+
+static int run_release(ipam_ctx *ctx, const char *set, struct release_arg *a)
+{
+	struct ipam__txnbuf tb = { 0 };
+	struct ipam__set_entry *e;
+	uint64_t rev;
+	int r;
+
+	e = ipam__ctx_entry(ctx, set, &r);
+	if (!e)
+		return r;
+	r = ipam__ctx_run(ctx, e, decide_release, a, &tb, &rev);
+	ipam__txnbuf_fini(&tb);
+	if (r < 0)
+		return r;
+	atomic_fetch_add(&ctx->releases, a->count);
+	return (int)a->count;
+}
+
+IPAM_EXPORT int ipam_release_attachment(ipam_ctx *ctx, const char *set, const char *attachment,
+					uint64_t generation)
+{
+	struct release_arg a = { BY_ATTACHMENT, attachment, NULL, NULL, generation, 0 };
+
+	if (!attachment)
+		return ipam__fail(-EINVAL, "attachment", NULL, "missing argument");
+	return run_release(ctx, set, &a);
+}
+
+IPAM_EXPORT int ipam_release_owner(ipam_ctx *ctx, const char *set, const char *owner,
+				   const char *ifname)
+{
+	struct release_arg a = { BY_OWNER, owner, ifname, NULL, 0, 0 };
+
+	if (!owner)
+		return ipam__fail(-EINVAL, "owner", NULL, "missing argument");
+	return run_release(ctx, set, &a);
+}
+
+IPAM_EXPORT int ipam_release_addr(ipam_ctx *ctx, const char *set, const ipam_addr *addr,
+				  uint64_t generation)
+{
+	struct release_arg a = { BY_ADDR, NULL, NULL, addr, generation, 0 };
+
+	if (!addr)
+		return ipam__fail(-EINVAL, "address", NULL, "missing argument");
+	return run_release(ctx, set, &a);
+}
+
+/* ---- renew, reserve ------------------------------------------------------------------ */
+
+struct renew_arg {
+	const char *owner, *ifname;
+	uint32_t ttl;
+	unsigned count;
+};
+
+static int decide_renew(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
+			struct ipam__txnbuf *tb, int64_t now_ms)
+{
+	struct renew_arg *a = arg;
+	const ipam_view *v = e->view;
+	int err;
+
+	a->count = 0;
+	for (struct ipam__rec *r = ipam__view_owner_chain(v, a->owner); r; r = r->next[IPAM__LINK_OWNER]) {
+		ipam_op *op;
+		if (!ipam__state_is_bound(r->state) || strcmp(ipam__rec_owner(r), a->owner) != 0 ||
+		    (a->ifname && strcmp(ipam__rec_ifname(r), a->ifname) != 0))
+			continue;
+		if (!(op = ipam__txnbuf_op(tb)))
+			return -ENOMEM;
+		op->kind = IPAM_OP_PUT;
+		op->pool = r->pool;
+		ipam__rec_export(r, ipam_pool_name(v->pools[r->pool].pool), &op->lease);
+		op->lease.updated = secs(now_ms);
+		op->lease.expires = a->ttl ? secs(now_ms) + a->ttl : 0;
+		if ((err = ipam__cond_addr(ctx, tb, v, r->pool, &op->lease.addr)) < 0)
+			return err;
+		a->count++;
+	}
+	return 0;
+}
+
+IPAM_EXPORT int ipam_renew(ipam_ctx *ctx, const char *set, const char *owner, const char *ifname,
+			   uint32_t ttl)
+{
+	struct ipam__txnbuf tb = { 0 };
+	struct renew_arg a = { owner, ifname, ttl, 0 };
+	struct ipam__set_entry *e;
+	uint64_t rev;
+	int r;
+
+	if (!owner)
+		return ipam__fail(-EINVAL, "owner", NULL, "missing argument");
+	e = ipam__ctx_entry(ctx, set, &r);
+	if (!e)
+		return r;
+	r = ipam__ctx_run(ctx, e, decide_renew, &a, &tb, &rev);
+	ipam__txnbuf_fini(&tb);
+	if (r < 0)
+		return r;
+	if (a.count == 0)
+		return ipam__fail(-ENOENT, "owner", owner, "holds no bound lease");
+	return (int)a.count;
+}
+
+struct reserve_arg {
+	const ipam_addr *addr;
+	const char *note;
+	int unreserve;
+};
+
+static int decide_reserve(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
+			  struct ipam__txnbuf *tb, int64_t now_ms)
+{
+	struct reserve_arg *a = arg;
+	const ipam_view *v = e->view;
+	const ipam_pool *pool = ipam_poolset_find_addr(e->set, a->addr);
+	const struct ipam__rec *at;
+	ipam_op *op;
+	int pi;
+
+	if (!pool)
+		return fmt_fail(-EACCES, "address", a->addr,
+				"is not an allocatable address of any pool in the set");
+	pi = ipam__view_pool_index(v, ipam_pool_name(pool));
+	at = ipam__view_find_addr(v, (unsigned)pi, ipam__addr_value(a->addr));
+	if (a->unreserve) {
+		if (!at || at->state != IPAM_LEASE_RESERVED)
+			return fmt_fail(-ENOENT, "address", a->addr, "is not reserved");
+		if (!(op = ipam__txnbuf_op(tb)))
+			return -ENOMEM;
+		op->kind = IPAM_OP_DELETE;
+		op->pool = (unsigned)pi;
+		ipam__rec_export(at, ipam_pool_name(pool), &op->lease);
+		return ipam__cond_addr(ctx, tb, v, (unsigned)pi, a->addr);
+	}
+	if (at && at->state != IPAM_LEASE_QUARANTINED)
+		return fmt_fail(-EEXIST, "address", a->addr, "is already leased or reserved");
+	if (!(op = ipam__txnbuf_op(tb)))
+		return -ENOMEM;
+	op->kind = IPAM_OP_PUT;
+	op->pool = (unsigned)pi;
+	memset(&op->lease, 0, offsetof(ipam_lease, attrs));
+	snprintf(op->lease.pool, sizeof(op->lease.pool), "%s", ipam_pool_name(pool));
+	op->lease.addr = *a->addr;
+	snprintf(op->lease.owner, sizeof(op->lease.owner), "%s", a->note);
+	snprintf(op->lease.node, sizeof(op->lease.node), "%s", ctx->node);
+	op->lease.state = IPAM_LEASE_RESERVED;
+	op->lease.created = op->lease.updated = secs(now_ms);
+	return ipam__cond_addr(ctx, tb, v, (unsigned)pi, a->addr);
+}
+
+static int run_reserve(ipam_ctx *ctx, const char *set, struct reserve_arg *a)
+{
+	struct ipam__txnbuf tb = { 0 };
+	struct ipam__set_entry *e;
+	uint64_t rev;
+	int r;
+
+	e = ipam__ctx_entry(ctx, set, &r);
+	if (!e)
+		return r;
+	r = ipam__ctx_run(ctx, e, decide_reserve, a, &tb, &rev);
+	ipam__txnbuf_fini(&tb);
+	return r;
+}
+
+IPAM_EXPORT int ipam_reserve(ipam_ctx *ctx, const char *set, const ipam_addr *addr, const char *note)
+{
+	struct reserve_arg a = { addr, note && *note ? note : "reserved", 0 };
+	size_t n;
+
+	if (!addr)
+		return ipam__fail(-EINVAL, "address", NULL, "missing argument");
+	if ((n = strnlen(a.note, IPAM_OWNER_MAX + 1)) > IPAM_OWNER_MAX)
+		return ipam__fail_n(-ENAMETOOLONG, "note", a.note, n, "longer than %d bytes", IPAM_OWNER_MAX);
+	return run_reserve(ctx, set, &a);
+}
+
+IPAM_EXPORT int ipam_unreserve(ipam_ctx *ctx, const char *set, const ipam_addr *addr)
+{
+	struct reserve_arg a = { addr, NULL, 1 };
+
+	if (!addr)
+		return ipam__fail(-EINVAL, "address", NULL, "missing argument");
+	return run_reserve(ctx, set, &a);
+}

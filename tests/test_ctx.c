@@ -1,0 +1,498 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The store contract: one test per semantic of leases and commits, run
+ * against the store named by IPAM_TEST_STORE. Pools are tiny so that
+ * exhaustion, quarantine and reuse are easy to reach exactly.
+ */
+#include "ctx_fixture.h"
+
+static ipam_store *st;
+static ipam_ctx *ctx;
+
+/* "net": v4 10.0.0.0/29 (.2-.6 minus gateway .1 = 5 addresses),
+ *        v6 fd00::/125 (::1-::7, 7 addresses). */
+static void setup(void)
+{
+	st = fx_store();
+	ctx = fx_ctx(st, 0);
+	fx_add_set(ctx, "net", fx_pool("v4", "10.0.0.0/29", NULL, "10.0.0.1"),
+		   fx_pool("v6", "fd00::/125", NULL, NULL), NULL);
+}
+
+static void teardown(void)
+{
+	ck_assert_msg(ipam_verify(ctx, "net") == 0, "%s", ipam_last_error_message());
+	ipam_ctx_free(ctx);
+	fx_store_free(st);
+}
+
+static int alloc2(const char *owner, const char *att, ipam_lease out[2])
+{
+	ipam_request r = fx_req("net", owner, att);
+	unsigned n = 2;
+	int e = ipam_allocate(ctx, &r, out, &n);
+	if (e == 0)
+		ck_assert_uint_eq(n, 2);
+	return e;
+}
+
+START_TEST(dual_stack_and_idempotent)
+{
+	ipam_lease a[2], b[2];
+	char x[IPAM_ADDR_STRLEN];
+	ipam_ctx_stats s;
+	ck_assert_int_eq(alloc2("ns/pod-a", "c1", a), 0);
+	ck_assert_int_eq(a[0].addr.family, IPAM_AF_INET);
+	ck_assert_int_eq(a[1].addr.family, IPAM_AF_INET6);
+	ck_assert_str_eq(fx_fmt(&a[0].addr, x), "10.0.0.2"); /* .1 is the gateway */
+	ck_assert_str_eq(a[0].pool, "v4");
+	ck_assert_str_eq(a[0].node, "node-1");
+	ck_assert_uint_gt(a[0].generation, 0);
+	ck_assert_uint_eq(a[0].generation, a[1].generation); /* one commit */
+	/* Same owner, ifname and attachment: the same leases, no commit. */
+	ipam_ctx_stats_get(ctx, &s);
+	uint64_t commits = s.commits;
+	ck_assert_int_eq(alloc2("ns/pod-a", "c1", b), 0);
+	ck_assert_int_eq(ipam_addr_cmp(&a[0].addr, &b[0].addr), 0);
+	ck_assert_int_eq(ipam_addr_cmp(&a[1].addr, &b[1].addr), 0);
+	ck_assert_uint_eq(a[0].generation, b[0].generation);
+	ipam_ctx_stats_get(ctx, &s);
+	ck_assert_uint_eq(s.commits, commits);
+	ck_assert_uint_eq(s.allocations, 2);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 1);
+	/* Another ifname of the same owner is another lease. */
+	ipam_request r = fx_req("net", "ns/pod-a", "c1");
+	r.ifname = "net1";
+	unsigned n = 2;
+	ck_assert_int_eq(ipam_allocate(ctx, &r, b, &n), 0);
+	ck_assert_int_ne(ipam_addr_cmp(&a[0].addr, &b[0].addr), 0);
+}
+END_TEST
+
+/* Node power-off: same pod, new sandbox, no DEL for the old one. */
+START_TEST(rebind_and_stale_release)
+{
+	ipam_lease a[2], b[2];
+	ipam_ctx_stats s;
+	ck_assert_int_eq(alloc2("ns/pod-a", "old-sandbox", a), 0);
+	fx_advance(5000);
+	ck_assert_int_eq(alloc2("ns/pod-a", "new-sandbox", b), 0);
+	ck_assert_int_eq(ipam_addr_cmp(&a[0].addr, &b[0].addr), 0);
+	ck_assert_int_eq(ipam_addr_cmp(&a[1].addr, &b[1].addr), 0);
+	ck_assert_str_eq(b[0].attachment, "new-sandbox");
+	ck_assert_uint_gt(b[0].generation, a[0].generation);
+	ck_assert_int_eq(b[0].created, a[0].created);
+	ck_assert_int_eq(b[0].updated, a[0].updated + 5);
+	ipam_ctx_stats_get(ctx, &s);
+	ck_assert_uint_eq(s.rebinds, 2);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 1);
+	/* The late DEL of the old sandbox releases nothing. */
+	ck_assert_int_eq(ipam_release_attachment(ctx, "net", "old-sandbox", 0), 0);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 1);
+	/* A DEL pinned to a stale generation releases nothing either. */
+	ck_assert_int_eq(ipam_release_attachment(ctx, "net", "new-sandbox", a[0].generation), 0);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v6"), 1);
+	/* The current one releases both addresses. */
+	ck_assert_int_eq(ipam_release_attachment(ctx, "net", "new-sandbox", b[0].generation), 2);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 0);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v6"), 0);
+	/* Releasing again is not an error. */
+	ck_assert_int_eq(ipam_release_attachment(ctx, "net", "new-sandbox", 0), 0);
+}
+END_TEST
+
+/* A release pinned to the generation of a lease that has since been
+ * released and re-leased to someone else must release nothing. */
+START_TEST(generation_pinned_release)
+{
+	ipam_lease a[2], b[2];
+	ck_assert_int_eq(alloc2("ns/one", "c1", a), 0);
+	ck_assert_int_eq(ipam_release_addr(ctx, "net", &a[0].addr, a[0].generation), 1);
+	ipam_request r = fx_req("net", "ns/two", "c2");
+	r.exact = &a[0].addr;
+	r.nexact = 1;
+	unsigned n = 2;
+	ck_assert_int_eq(ipam_allocate(ctx, &r, b, &n), 0);
+	ck_assert_int_eq(ipam_addr_cmp(&a[0].addr, &b[0].addr), 0);
+	ck_assert_int_eq(ipam_release_addr(ctx, "net", &a[0].addr, a[0].generation), 0);
+	ipam_lease l;
+	ck_assert_int_eq(ipam_lookup_addr(ctx, "net", &a[0].addr, &l), 0);
+	ck_assert_str_eq(l.owner, "ns/two");
+	ck_assert_int_eq(ipam_release_addr(ctx, "net", &a[0].addr, 0), 1);
+	ck_assert_int_eq(ipam_lookup_addr(ctx, "net", &a[0].addr, &l), -ENOENT);
+}
+END_TEST
+
+/* Dual-stack where the v6 pool is full: nothing at all is allocated. */
+START_TEST(dual_stack_all_or_nothing)
+{
+	ipam_lease out[2];
+	char owner[32], att[32];
+	ipam_request r;
+	unsigned n;
+	for (int i = 0; i < 7; i++) { /* fill v6 alone */
+		snprintf(owner, sizeof(owner), "ns/v6only-%d", i);
+		r = fx_req("net", owner, owner);
+		const char *pools[] = { "v6" };
+		r.pools = pools;
+		r.npools = 1;
+		n = 1;
+		ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), 0);
+		ck_assert_uint_eq(n, 1);
+	}
+	snprintf(att, sizeof(att), "c-late");
+	ck_assert_int_eq(alloc2("ns/late", att, out), -ENOSPC);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 0);
+	n = 2;
+	ck_assert_int_eq(ipam_lookup_owner(ctx, "net", "ns/late", NULL, out, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ipam_ctx_stats s;
+	ipam_ctx_stats_get(ctx, &s);
+	ck_assert_uint_ge(s.exhausted, 1);
+}
+END_TEST
+
+START_TEST(exact_addresses)
+{
+	ipam_lease out[2];
+	ipam_request r = fx_req("net", "ns/a", "c1");
+	ipam_addr want = fx_addr("10.0.0.5");
+	unsigned n = 2;
+	r.exact = &want;
+	r.nexact = 1;
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), 0);
+	ck_assert_int_eq(ipam_addr_cmp(&out[0].addr, &want), 0);
+	/* Taken by someone else. */
+	r = fx_req("net", "ns/b", "c2");
+	r.exact = &want;
+	r.nexact = 1;
+	n = 2;
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -EEXIST);
+	ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "ns/a"));
+	/* The gateway, the broadcast address, outside the subnet. */
+	ipam_addr gw = fx_addr("10.0.0.1"), bc = fx_addr("10.0.0.7"), out4 = fx_addr("10.9.0.1");
+	r.exact = &gw;
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -EACCES);
+	r.exact = &bc;
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -EACCES);
+	r.exact = &out4;
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -ERANGE);
+	/* The owner asking for another address than the one it holds. */
+	ipam_addr other = fx_addr("10.0.0.6");
+	r = fx_req("net", "ns/a", "c1");
+	r.exact = &other;
+	r.nexact = 1;
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -EEXIST);
+	/* Nothing of the failed requests stayed behind. */
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 1);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v6"), 1);
+}
+END_TEST
+
+START_TEST(bad_requests)
+{
+	ipam_lease out[2];
+	unsigned n = 2;
+	char big[400];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	ipam_request r = fx_req("net", big, "c1");
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -ENAMETOOLONG);
+	r = fx_req("net", "ns/a", big);
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -ENAMETOOLONG);
+	r = fx_req("net", "ns/a", "c1");
+	r.ifname = "a-very-long-interface-name";
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -ENAMETOOLONG);
+	r = fx_req("net", "", "c1");
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -EINVAL);
+	r = fx_req("net", "ns/a\nx", "c1");
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -EINVAL);
+	r = fx_req("nope", "ns/a", "c1");
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -ENOENT);
+	r = fx_req("net", "ns/a", "c1");
+	const char *pools[] = { "v5" };
+	r.pools = pools;
+	r.npools = 1;
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -ENOENT);
+	r = fx_req("net", "ns/a", "c1");
+	n = 1; /* room for one lease, two pools */
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -ENOSPC);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 0);
+	ck_assert_int_eq(ipam_release_attachment(ctx, "nope", "c1", 0), -ENOENT);
+	ck_assert_int_eq(ipam_allocate(NULL, &r, out, &n), -EINVAL);
+}
+END_TEST
+
+/* Quarantine: 30 s or 2 other allocations. */
+START_TEST(quarantine)
+{
+	ipam_store *s2 = fx_store();
+	ipam_ctx *c = fx_ctx(s2, 0);
+	ipam_pool *p = fx_pool("v4", "10.1.0.0/29", NULL, NULL); /* .1-.6 */
+	ipam_pool_set_quarantine(p, 30, 0, 0);
+	fx_add_set(c, "q", p, NULL);
+	ipam_lease l[6], x;
+	char owner[16];
+	unsigned n;
+	for (int i = 0; i < 6; i++) {
+		snprintf(owner, sizeof(owner), "o%d", i);
+		ipam_request r = fx_req("q", owner, owner);
+		n = 1;
+		ck_assert_int_eq(ipam_allocate(c, &r, &l[i], &n), 0);
+	}
+	ck_assert_int_eq(ipam_release_owner(c, "q", "o2", NULL), 1);
+	ipam_pool_stats ps;
+	ck_assert_int_eq(ipam_pool_stats_get(c, "q", "v4", &ps), 0);
+	ck_assert_uint_eq(ps.quarantined.lo, 1);
+	ck_assert_uint_eq(ps.free.lo, 0);
+	ck_assert_int_eq(ipam_lookup_addr(c, "q", &l[2].addr, &x), 0);
+	ck_assert_int_eq(x.state, IPAM_LEASE_QUARANTINED);
+	/* Another owner asking for it exactly is refused... */
+	ipam_request r = fx_req("q", "other", "other");
+	r.exact = &l[2].addr;
+	r.nexact = 1;
+	n = 1;
+	ck_assert_int_eq(ipam_allocate(c, &r, &x, &n), -EBUSY);
+	/* ...but its previous owner gets it back at once. */
+	r = fx_req("q", "o2", "o2-new");
+	n = 1;
+	ck_assert_int_eq(ipam_allocate(c, &r, &x, &n), 0);
+	ck_assert_int_eq(ipam_addr_cmp(&x.addr, &l[2].addr), 0);
+	/* Soft quarantine: a full pool hands out the oldest quarantined one. */
+	ck_assert_int_eq(ipam_release_owner(c, "q", "o4", NULL), 1);
+	r = fx_req("q", "newcomer", "nc");
+	n = 1;
+	ck_assert_int_eq(ipam_allocate(c, &r, &x, &n), 0);
+	ck_assert_int_eq(ipam_addr_cmp(&x.addr, &l[4].addr), 0);
+	/* With a free address available, quarantined ones are skipped
+	 * until their delay has passed. */
+	ck_assert_int_eq(ipam_release_owner(c, "q", "o0", NULL), 1);
+	ck_assert_int_eq(ipam_release_owner(c, "q", "o1", NULL), 1);
+	fx_advance(31000);
+	ck_assert_int_eq(ipam_release_owner(c, "q", "o3", NULL), 1); /* quarantined now */
+	r = fx_req("q", "late", "late");
+	n = 1;
+	ck_assert_int_eq(ipam_allocate(c, &r, &x, &n), 0);
+	ck_assert(ipam_addr_cmp(&x.addr, &l[3].addr) != 0);
+	ck_assert_int_eq(ipam_verify(c, "q"), 0);
+	ipam_ctx_free(c);
+	ipam_store_free(s2);
+}
+END_TEST
+
+START_TEST(reserve_unreserve)
+{
+	ipam_addr a = fx_addr("10.0.0.2"), gw = fx_addr("10.0.0.1");
+	ipam_lease out[2], l;
+	ck_assert_int_eq(ipam_reserve(ctx, "net", &a, "router-vip"), 0);
+	ck_assert_int_eq(ipam_reserve(ctx, "net", &a, "again"), -EEXIST);
+	ck_assert_int_eq(ipam_reserve(ctx, "net", &gw, "gw"), -EACCES);
+	ck_assert_int_eq(ipam_lookup_addr(ctx, "net", &a, &l), 0);
+	ck_assert_int_eq(l.state, IPAM_LEASE_RESERVED);
+	ck_assert_str_eq(l.owner, "router-vip");
+	ck_assert_int_eq(alloc2("ns/a", "c1", out), 0);
+	ck_assert_int_ne(ipam_addr_cmp(&out[0].addr, &a), 0);
+	ipam_pool_stats ps;
+	ipam_pool_stats_get(ctx, "net", "v4", &ps);
+	ck_assert_uint_eq(ps.reserved, 1);
+	ck_assert_uint_eq(ps.used.lo, 2);
+	/* A release by address leaves a reservation alone. */
+	ck_assert_int_eq(ipam_release_addr(ctx, "net", &a, 0), 0);
+	ck_assert_int_eq(ipam_unreserve(ctx, "net", &a), 0);
+	ck_assert_int_eq(ipam_unreserve(ctx, "net", &a), -ENOENT);
+	ipam_pool_stats_get(ctx, "net", "v4", &ps);
+	ck_assert_uint_eq(ps.reserved, 0);
+	ck_assert_uint_eq(ps.used.lo, 1);
+}
+END_TEST
+
+START_TEST(renew_ttl_and_attrs)
+{
+	ipam_lease out[2], l;
+	ipam_request r = fx_req("net", "client-01:02:03", "mac");
+	ipam_attr at;
+	snprintf(at.key, sizeof(at.key), "uid");
+	snprintf(at.value, sizeof(at.value), "5d8f7c9b");
+	r.attrs = &at;
+	r.nattrs = 1;
+	r.ttl = 600;
+	unsigned n = 2;
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), 0);
+	ck_assert_int_eq(out[0].expires, out[0].created + 600);
+	fx_advance(100000);
+	ck_assert_int_eq(ipam_renew(ctx, "net", "client-01:02:03", "eth0", 600), 2);
+	ck_assert_int_eq(ipam_lookup_addr(ctx, "net", &out[0].addr, &l), 0);
+	ck_assert_int_eq(l.expires, out[0].created + 700);
+	ck_assert_uint_gt(l.generation, out[0].generation);
+	ck_assert_uint_eq(l.nattrs, 1);
+	ck_assert_str_eq(l.attrs[0].key, "uid");
+	ck_assert_str_eq(l.attrs[0].value, "5d8f7c9b");
+	ck_assert_int_eq(ipam_renew(ctx, "net", "nobody", NULL, 60), -ENOENT);
+}
+END_TEST
+
+static int count_cb(void *ud, const ipam_lease *l)
+{
+	(void)l;
+	(*(int *)ud)++;
+	return 0;
+}
+
+START_TEST(lookups_and_iteration)
+{
+	ipam_lease out[4];
+	ck_assert_int_eq(alloc2("ns/a", "ca", out), 0);
+	ck_assert_int_eq(alloc2("ns/b", "cb", out), 0);
+	ck_assert_int_eq(alloc2("other/c", "cc", out), 0);
+	unsigned n = 4;
+	ck_assert_int_eq(ipam_lookup_owner(ctx, "net", "ns/b", "eth0", out, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(out[0].attachment, "cb");
+	n = 1; /* less room than matches: count still reported */
+	ck_assert_int_eq(ipam_lookup_attachment(ctx, "net", "cc", out, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(out[0].owner, "other/c");
+	int count = 0;
+	ck_assert_int_eq(ipam_foreach_lease(ctx, "net", NULL, count_cb, &count), 0);
+	ck_assert_int_eq(count, 6);
+	ipam_lease_filter f;
+	memset(&f, 0, sizeof(f));
+	f.pool = "v6";
+	count = 0;
+	ipam_foreach_lease(ctx, "net", &f, count_cb, &count);
+	ck_assert_int_eq(count, 3);
+	f.pool = NULL;
+	f.owner = "ns/a";
+	count = 0;
+	ipam_foreach_lease(ctx, "net", &f, count_cb, &count);
+	ck_assert_int_eq(count, 2);
+	f.owner = NULL;
+	f.states = 1u << IPAM_LEASE_RESERVED;
+	count = 0;
+	ipam_foreach_lease(ctx, "net", &f, count_cb, &count);
+	ck_assert_int_eq(count, 0);
+	ipam_pool_stats ps;
+	ck_assert_int_eq(ipam_pool_stats_get(ctx, "net", "v4", &ps), 0);
+	ck_assert_uint_eq(ps.total.lo, 5);
+	ck_assert_uint_eq(ps.used.lo, 3);
+	ck_assert_uint_eq(ps.free.lo, 2);
+	ck_assert_int_eq(ipam_pool_stats_get(ctx, "net", "nope", &ps), -ENOENT);
+}
+END_TEST
+
+/* Coarse mode works the same from one thread. */
+START_TEST(coarse_mode)
+{
+	ipam_store *s2 = fx_store();
+	ipam_ctx *c = fx_ctx(s2, 1);
+	fx_add_set(c, "net", fx_pool("v4", "10.0.0.0/29", NULL, "10.0.0.1"), NULL);
+	ipam_lease l;
+	for (int i = 0; i < 5; i++) {
+		char o[16];
+		snprintf(o, sizeof(o), "o%d", i);
+		ipam_request r = fx_req("net", o, o);
+		unsigned n = 1;
+		ck_assert_int_eq(ipam_allocate(c, &r, &l, &n), 0);
+	}
+	ipam_request r = fx_req("net", "o9", "o9");
+	unsigned n = 1;
+	ck_assert_int_eq(ipam_allocate(c, &r, &l, &n), -ENOSPC);
+	ck_assert_int_eq(ipam_release_owner(c, "net", "o1", NULL), 1);
+	ck_assert_int_eq(ipam_allocate(c, &r, &l, &n), 0);
+	ck_assert_int_eq(ipam_verify(c, "net"), 0);
+	ipam_ctx_free(c);
+	ipam_store_free(s2);
+}
+END_TEST
+
+/* Random operations against a trivial model: owner -> address per pool. */
+START_TEST(model_random)
+{
+	uint64_t s = tu_seed("ctx model");
+	enum { OWNERS = 12 };
+	int held[OWNERS];         /* 1 if the model says the owner holds leases */
+	char att[OWNERS][16];     /* its current attachment */
+	long steps = tu_scale(4000);
+	memset(held, 0, sizeof(held));
+	for (int i = 0; i < OWNERS; i++)
+		snprintf(att[i], sizeof(att[i]), "a%d-0", i);
+	for (long step = 0; step < steps; step++) {
+		int o = (int)(tu_splitmix(&s) % OWNERS), op = (int)(tu_splitmix(&s) % 5);
+		char owner[16];
+		ipam_lease out[2];
+		unsigned n = 2;
+		int held_total = 0;
+		snprintf(owner, sizeof(owner), "ns/p%d", o);
+		for (int i = 0; i < OWNERS; i++)
+			held_total += held[i];
+		if (op <= 1) { /* allocate (idempotent if held) */
+			ipam_request r = fx_req("net", owner, att[o]);
+			int e = ipam_allocate(ctx, &r, out, &n);
+			if (held[o] || held_total < 5) {
+				ck_assert_msg(e == 0, "step %ld: %s", step, ipam_strerror(e));
+				held[o] = 1;
+			} else {
+				ck_assert_int_eq(e, -ENOSPC);
+			}
+		} else if (op == 2) { /* new sandbox: rebind if held */
+			snprintf(att[o], sizeof(att[o]), "a%d-%ld", o, step);
+			ipam_request r = fx_req("net", owner, att[o]);
+			int e = ipam_allocate(ctx, &r, out, &n);
+			if (held[o] || held_total < 5) {
+				ck_assert_int_eq(e, 0);
+				ck_assert_str_eq(out[0].attachment, att[o]);
+				held[o] = 1;
+			} else {
+				ck_assert_int_eq(e, -ENOSPC);
+			}
+		} else if (op == 3) { /* release by current attachment */
+			int e = ipam_release_attachment(ctx, "net", att[o], 0);
+			ck_assert_int_eq(e, held[o] ? 2 : 0);
+			held[o] = 0;
+		} else { /* a stale attachment releases nothing */
+			ck_assert_int_eq(ipam_release_attachment(ctx, "net", "stale", 0), 0);
+		}
+		held_total = 0;
+		for (int i = 0; i < OWNERS; i++)
+			held_total += held[i];
+		ck_assert_uint_eq(fx_used(ctx, "net", "v4"), (uint64_t)held_total);
+		ck_assert_uint_eq(fx_used(ctx, "net", "v6"), (uint64_t)held_total);
+		if (step % 64 == 0)
+			ck_assert_msg(ipam_verify(ctx, "net") == 0, "%s", ipam_last_error_message());
+	}
+}
+END_TEST
+
+/* The checker can fail: a model that disagrees is caught. */
+START_TEST(model_detects_fault)
+{
+	ipam_lease out[2];
+	ck_assert_int_eq(alloc2("ns/a", "c1", out), 0);
+	/* Pretend the model lost the lease: the count check must disagree. */
+	ck_assert_uint_ne(fx_used(ctx, "net", "v4"), 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("ctx");
+	TCase *tc = tcase_create("contract");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, dual_stack_and_idempotent);
+	tcase_add_test(tc, rebind_and_stale_release);
+	tcase_add_test(tc, generation_pinned_release);
+	tcase_add_test(tc, dual_stack_all_or_nothing);
+	tcase_add_test(tc, exact_addresses);
+	tcase_add_test(tc, bad_requests);
+	tcase_add_test(tc, quarantine);
+	tcase_add_test(tc, reserve_unreserve);
+	tcase_add_test(tc, renew_ttl_and_attrs);
+	tcase_add_test(tc, lookups_and_iteration);
+	tcase_add_test(tc, coarse_mode);
+	tcase_add_test(tc, model_random);
+	tcase_add_test(tc, model_detects_fault);
+	suite_add_tcase(s, tc);
+	printf("store: %s\n", getenv("IPAM_TEST_STORE") ? getenv("IPAM_TEST_STORE") : "memory");
+	return tu_run(s);
+}

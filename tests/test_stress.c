@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Threads against one context: 8 threads × N random operations (allocate,
+ * rebind, release by attachment, by owner, stale releases, lookups) on a
+ * 1000-address dual-stack pool set, with owners shared between threads so
+ * that they really collide. A checker thread verifies the state while they
+ * run; at the end the counts must equal a recount and every owner holding
+ * leases holds exactly one per family. Built to run under ThreadSanitizer.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "ctx_fixture.h"
+
+#define THREADS 8
+#define OWNERS 2000 /* twice the addresses: exhaustion happens */
+
+static ipam_store *st;
+static ipam_ctx *ctx;
+static long ops_per_thread;
+static uint64_t base_seed;
+static atomic_int stop_checker;
+static atomic_long failures;
+
+static void *worker(void *arg)
+{
+	long id = (long)(intptr_t)arg;
+	uint64_t s = base_seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(id + 1));
+	char owner[32], att[48];
+	ipam_lease out[2];
+
+	for (long i = 0; i < ops_per_thread; i++) {
+		unsigned o = (unsigned)(tu_splitmix(&s) % OWNERS);
+		unsigned gen = (unsigned)(tu_splitmix(&s) % 3); /* sandbox incarnation */
+		int op = (int)(tu_splitmix(&s) % 10), e;
+		unsigned n = 2;
+		snprintf(owner, sizeof(owner), "ns/pod-%u", o);
+		snprintf(att, sizeof(att), "sandbox-%u-%u", o, gen);
+		ipam_request r = fx_req("net", owner, att);
+		if (op < 5) {
+			e = ipam_allocate(ctx, &r, out, &n);
+			if (e == 0 && (n != 2 || out[0].addr.family != IPAM_AF_INET ||
+				       out[1].addr.family != IPAM_AF_INET6 ||
+				       strcmp(out[0].attachment, att) != 0))
+				atomic_fetch_add(&failures, 1);
+			if (e < 0 && e != -ENOSPC && e != -EAGAIN)
+				atomic_fetch_add(&failures, 1);
+		} else if (op < 8) {
+			e = ipam_release_attachment(ctx, "net", att, 0);
+			if (e < 0 || e == 1 || e > 2)
+				atomic_fetch_add(&failures, 1); /* 0 or both families */
+		} else if (op < 9) {
+			e = ipam_release_owner(ctx, "net", owner, NULL);
+			if (e < 0 && e != -EAGAIN)
+				atomic_fetch_add(&failures, 1);
+		} else {
+			n = 2;
+			e = ipam_lookup_owner(ctx, "net", owner, "eth0", out, &n);
+			if (e < 0 || (n != 0 && n != 2))
+				atomic_fetch_add(&failures, 1);
+		}
+	}
+	return NULL;
+}
+
+static void *checker(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop_checker)) {
+		if (ipam_verify(ctx, "net") != 0) {
+			fprintf(stderr, "verify: %s\n", ipam_last_error_message());
+			atomic_fetch_add(&failures, 1);
+		}
+		struct timespec ts = { 0, 2000000 };
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+struct recount {
+	unsigned v4[OWNERS], v6[OWNERS];
+	long bound;
+};
+
+static int recount_cb(void *ud, const ipam_lease *l)
+{
+	struct recount *rc = ud;
+	unsigned o;
+	if (l->state != IPAM_LEASE_BOUND || sscanf(l->owner, "ns/pod-%u", &o) != 1 || o >= OWNERS)
+		return 1;
+	if (l->addr.family == IPAM_AF_INET)
+		rc->v4[o]++;
+	else
+		rc->v6[o]++;
+	rc->bound++;
+	return 0;
+}
+
+static void run(int coarse)
+{
+	pthread_t t[THREADS], chk;
+	struct recount *rc = calloc(1, sizeof(*rc));
+	ipam_ctx_stats s;
+
+	base_seed = tu_seed(coarse ? "stress coarse" : "stress fine");
+	ops_per_thread = tu_scale(100000);
+	atomic_store(&failures, 0);
+	atomic_store(&stop_checker, 0);
+	st = fx_store();
+	ctx = fx_ctx(st, coarse);
+	/* 1000 addresses per family. */
+	fx_add_set(ctx, "net", fx_pool("v4", "10.20.0.0/22", "10.20.0.1-10.20.3.232", NULL),
+		   fx_pool("v6", "fd00:20::/64", "fd00:20::1-fd00:20::3e8", NULL), NULL);
+	pthread_create(&chk, NULL, checker, NULL);
+	for (long i = 0; i < THREADS; i++)
+		pthread_create(&t[i], NULL, worker, (void *)(intptr_t)i);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	atomic_store(&stop_checker, 1);
+	pthread_join(chk, NULL);
+	ck_assert_int_eq(atomic_load(&failures), 0);
+	ck_assert_msg(ipam_verify(ctx, "net") == 0, "%s", ipam_last_error_message());
+	ck_assert_int_eq(ipam_foreach_lease(ctx, "net", NULL, recount_cb, rc), 0);
+	for (unsigned o = 0; o < OWNERS; o++)
+		ck_assert_msg(rc->v4[o] == rc->v6[o] && rc->v4[o] <= 1, "owner %u: %u v4, %u v6", o,
+			      rc->v4[o], rc->v6[o]);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), (uint64_t)rc->bound / 2);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v6"), (uint64_t)rc->bound / 2);
+	ipam_ctx_stats_get(ctx, &s);
+	printf("%s: %ld ops, %llu commits, %llu conflicts (%.3f per commit), %llu retries, "
+	       "%llu gave up, %llu exhausted, %ld bound at the end\n",
+	       coarse ? "coarse" : "fine", ops_per_thread * THREADS,
+	       (unsigned long long)s.commits, (unsigned long long)s.conflicts,
+	       s.commits ? (double)s.conflicts / (double)s.commits : 0.0,
+	       (unsigned long long)s.retries, (unsigned long long)s.gave_up,
+	       (unsigned long long)s.exhausted, rc->bound / 2);
+	ipam_ctx_free(ctx);
+	fx_store_free(st);
+	free(rc);
+}
+
+START_TEST(stress_fine)
+{
+	run(0);
+}
+END_TEST
+
+START_TEST(stress_coarse)
+{
+	run(1);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("stress");
+	TCase *tc = tcase_create("threads");
+	tcase_set_timeout(tc, 900);
+	tcase_add_test(tc, stress_fine);
+	tcase_add_test(tc, stress_coarse);
+	suite_add_tcase(s, tc);
+	return tu_run(s);
+}

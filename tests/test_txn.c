@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The commit path under a spy store that wraps the memory store and fails
+ * or conflicts on demand at each step of a commit (before the check, after
+ * the check, instead of the apply), plus an out-of-memory sweep through a
+ * whole allocate/rebind/release cycle. Every failure must leave the state
+ * exactly as it was; conflicts must be retried with backoff up to the bound
+ * and then reported as "try again later".
+ */
+#include <stdlib.h>
+
+#include "ctx_fixture.h"
+
+enum spy_step { SPY_NONE, SPY_BEFORE_CHECK, SPY_AFTER_CHECK, SPY_CONFLICT };
+
+struct spy {
+	ipam_store base;
+	ipam_store *inner;
+	enum spy_step fail_at;
+	int fail_code;   /* returned at fail_at */
+	int fail_times;  /* how many commits fail; -1: all */
+	int commits_tried, commits_done;
+};
+
+static void spy_destroy(ipam_store *st)
+{
+	struct spy *s = (struct spy *)st;
+	ipam_store_free(s->inner);
+	free(s);
+}
+
+static int spy_attach(ipam_store *st, const ipam_poolset *set, ipam_view **view)
+{
+	struct spy *s = (struct spy *)st;
+	return s->inner->ops->attach(s->inner, set, view);
+}
+
+static void spy_detach(ipam_store *st, ipam_view *view)
+{
+	struct spy *s = (struct spy *)st;
+	s->inner->ops->detach(s->inner, view);
+}
+
+/* The same steps as ipam_view_commit(), with a fault injected. */
+static int spy_commit(ipam_store *st, ipam_view *v, const ipam_txn *txn, uint64_t *rev)
+{
+	struct spy *s = (struct spy *)st;
+	int fail = s->fail_times != 0, r;
+
+	s->commits_tried++;
+	if (fail && s->fail_times > 0)
+		s->fail_times--;
+	ipam_view_lock(v);
+	if (fail && s->fail_at == SPY_BEFORE_CHECK) {
+		ipam_view_unlock(v);
+		return s->fail_code;
+	}
+	r = ipam_view_check(v, txn);
+	if (r == 0 && fail && s->fail_at == SPY_CONFLICT)
+		r = -EAGAIN;
+	if (r == 0 && fail && s->fail_at == SPY_AFTER_CHECK)
+		r = s->fail_code;
+	if (r == 0)
+		r = ipam_view_apply(v, txn, ipam_view_revision(v) + 1);
+	if (r == 0) {
+		*rev = ipam_view_revision(v);
+		s->commits_done++;
+	}
+	ipam_view_unlock(v);
+	return r;
+}
+
+static const ipam_store_ops spy_ops = {
+	.version = IPAM_STORE_VERSION,
+	.name = "spy",
+	.destroy = spy_destroy,
+	.attach = spy_attach,
+	.refresh = NULL,
+	.commit = spy_commit,
+	.detach = spy_detach,
+};
+
+static struct spy *spy;
+static ipam_ctx *ctx;
+
+static void setup(void)
+{
+	spy = calloc(1, sizeof(*spy));
+	spy->base.ops = &spy_ops;
+	ck_assert_int_eq(ipam_store_memory_new(&spy->inner), 0);
+	ctx = fx_ctx(&spy->base, 0);
+	fx_add_set(ctx, "net", fx_pool("v4", "10.0.0.0/29", NULL, NULL),
+		   fx_pool("v6", "fd00::/125", NULL, NULL), NULL);
+}
+
+static void teardown(void)
+{
+	ck_assert_int_eq(ipam_verify(ctx, "net"), 0);
+	ipam_ctx_free(ctx);
+	ipam_store_free(&spy->base);
+}
+
+static int alloc(const char *owner, const char *att)
+{
+	ipam_lease out[2];
+	ipam_request r = fx_req("net", owner, att);
+	unsigned n = 2;
+	return ipam_allocate(ctx, &r, out, &n);
+}
+
+START_TEST(conflict_then_success)
+{
+	ipam_ctx_stats s;
+	spy->fail_at = SPY_CONFLICT;
+	spy->fail_times = 3;
+	ck_assert_int_eq(alloc("ns/a", "c1"), 0);
+	ck_assert_int_eq(spy->commits_tried, 4);
+	ipam_ctx_stats_get(ctx, &s);
+	ck_assert_uint_eq(s.conflicts, 3);
+	ck_assert_uint_eq(s.retries, 3);
+	ck_assert_uint_eq(s.commits, 1);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 1);
+}
+END_TEST
+
+START_TEST(conflict_forever_gives_up)
+{
+	ipam_ctx_stats s;
+	spy->fail_at = SPY_CONFLICT;
+	spy->fail_times = -1;
+	ck_assert_int_eq(alloc("ns/a", "c1"), -EAGAIN);
+	ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "try again later"));
+	ck_assert_int_eq(spy->commits_tried, 16); /* the default bound */
+	ipam_ctx_stats_get(ctx, &s);
+	ck_assert_uint_eq(s.gave_up, 1);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 0);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v6"), 0);
+	/* Releases give up the same way and leave the lease. */
+	spy->fail_times = 0;
+	ck_assert_int_eq(alloc("ns/a", "c1"), 0);
+	spy->fail_times = -1;
+	ck_assert_int_eq(ipam_release_attachment(ctx, "net", "c1", 0), -EAGAIN);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 1);
+}
+END_TEST
+
+START_TEST(io_error_at_each_step)
+{
+	static const enum spy_step steps[] = { SPY_BEFORE_CHECK, SPY_AFTER_CHECK };
+	for (unsigned i = 0; i < 2; i++) {
+		spy->fail_at = steps[i];
+		spy->fail_code = -EIO;
+		spy->fail_times = 1;
+		ck_assert_int_eq(alloc("ns/a", "c1"), -EIO);
+		ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 0);
+		ck_assert_uint_eq(fx_used(ctx, "net", "v6"), 0);
+		ck_assert_int_eq(alloc("ns/a", "c1"), 0); /* works again after */
+		spy->fail_times = 1;
+		ck_assert_int_eq(alloc("ns/a", "c2"), -EIO); /* a failed rebind */
+		ipam_lease l[2];
+		unsigned n = 2;
+		ck_assert_int_eq(ipam_lookup_owner(ctx, "net", "ns/a", NULL, l, &n), 0);
+		ck_assert_uint_eq(n, 2);
+		ck_assert_str_eq(l[0].attachment, "c1");
+		spy->fail_times = 1;
+		ck_assert_int_eq(ipam_release_attachment(ctx, "net", "c1", 0), -EIO);
+		ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 1);
+		ck_assert_int_eq(ipam_release_attachment(ctx, "net", "c1", 0), 2);
+	}
+}
+END_TEST
+
+/* A store whose table is from the future, or that lacks methods. */
+START_TEST(store_table_checked)
+{
+	static const ipam_store_ops empty = { .version = IPAM_STORE_VERSION, .name = "empty" };
+	static const ipam_store_ops future = { .version = IPAM_STORE_VERSION + 1, .name = "future" };
+	ipam_store s1 = { &empty, NULL }, s2 = { &future, NULL };
+	ipam_ctx *c = NULL;
+	ipam_poolset *set = NULL;
+	ck_assert_int_eq(ipam_ctx_new(&c, &s1, NULL), 0);
+	ck_assert_int_eq(ipam_poolset_new(&set, "x"), 0);
+	ck_assert_int_eq(ipam_poolset_add(set, fx_pool("p", "10.0.0.0/30", NULL, NULL)), 0);
+	ck_assert_int_eq(ipam_ctx_add_poolset(c, set), -ENOTSUP);
+	ipam_ctx_free(c);
+	ck_assert_int_eq(ipam_ctx_new(&c, &s2, NULL), 0);
+	ck_assert_int_eq(ipam_ctx_add_poolset(c, set), -ENOTSUP);
+	ipam_ctx_free(c);
+	ipam_poolset_free(set);
+}
+END_TEST
+
+/* ---- out of memory ---------------------------------------------------------------- */
+
+static long budget = -1;
+
+static void *f_alloc(size_t size, void *ud)
+{
+	(void)ud;
+	if (budget == 0)
+		return NULL;
+	if (budget > 0)
+		budget--;
+	return malloc(size);
+}
+
+static void *f_resize(void *p, size_t o, size_t n, void *ud)
+{
+	(void)ud;
+	(void)o;
+	if (budget == 0)
+		return NULL;
+	if (budget > 0)
+		budget--;
+	return realloc(p, n);
+}
+
+static void f_release(void *p, size_t size, void *ud)
+{
+	(void)ud;
+	(void)size;
+	free(p);
+}
+
+/* One cycle: allocate two owners, rebind one, quarantine-release, reserve,
+ * release all. Returns 0 or the first error; state is checked by caller. */
+static int cycle(ipam_ctx *c)
+{
+	ipam_lease out[2];
+	ipam_addr res = fx_addr("10.0.0.6");
+	ipam_request r = fx_req("net", "ns/a", "c1");
+	unsigned n = 2;
+	int e;
+	if ((e = ipam_allocate(c, &r, out, &n)) < 0)
+		return e;
+	r = fx_req("net", "ns/b", "c2");
+	n = 2;
+	if ((e = ipam_allocate(c, &r, out, &n)) < 0)
+		return e;
+	r = fx_req("net", "ns/a", "c3");
+	n = 2;
+	if ((e = ipam_allocate(c, &r, out, &n)) < 0)
+		return e;
+	if ((e = ipam_reserve(c, "net", &res, "vip")) < 0)
+		return e;
+	if ((e = ipam_release_attachment(c, "net", "c3", 0)) < 0)
+		return e;
+	if ((e = ipam_release_owner(c, "net", "ns/b", NULL)) < 0)
+		return e;
+	if ((e = ipam_unreserve(c, "net", &res)) < 0)
+		return e;
+	return 0;
+}
+
+START_TEST(oom_sweep)
+{
+	static const ipam_allocator fa = { f_alloc, f_resize, f_release, NULL };
+	long n;
+	int e = -ENOMEM;
+	for (n = 0; n < 20000 && e == -ENOMEM; n++) {
+		ipam_store *st = NULL;
+		ipam_ctx *c = NULL;
+		ipam_pool *p4 = NULL;
+		ck_assert_int_eq(ipam_set_allocator(&fa), 0);
+		budget = -1;
+		ck_assert_int_eq(ipam_store_memory_new(&st), 0);
+		ctx = NULL;
+		c = fx_ctx(st, 0);
+		ipam_poolset *set = NULL;
+		ck_assert_int_eq(ipam_poolset_new(&set, "net"), 0);
+		p4 = fx_pool("v4", "10.0.0.0/29", NULL, NULL);
+		ipam_pool_set_quarantine(p4, 10, 0, 0);
+		ck_assert_int_eq(ipam_poolset_add(set, p4), 0);
+		ck_assert_int_eq(ipam_poolset_add(set, fx_pool("v6", "fd00::/64", NULL, NULL)), 0);
+		ck_assert_int_eq(ipam_ctx_add_poolset(c, set), 0);
+		budget = n; /* fail the n-th allocation from here on */
+		e = cycle(c);
+		budget = -1;
+		ck_assert_msg(e == 0 || e == -ENOMEM, "N=%ld: %s", n, ipam_strerror(e));
+		ck_assert_msg(ipam_verify(c, "net") == 0, "N=%ld: %s", n, ipam_last_error_message());
+		/* Whatever failed, everything can be cleaned up afterwards. */
+		ipam_addr res = fx_addr("10.0.0.6");
+		ck_assert_int_ge(ipam_release_owner(c, "net", "ns/a", NULL), 0);
+		ck_assert_int_ge(ipam_release_owner(c, "net", "ns/b", NULL), 0);
+		int u = ipam_unreserve(c, "net", &res);
+		ck_assert(u == 0 || u == -ENOENT);
+		ck_assert_uint_eq(fx_used(c, "net", "v4"), 0);
+		ck_assert_uint_eq(fx_used(c, "net", "v6"), 0);
+		ipam_ctx_free(c);
+		ipam_store_free(st);
+		ipam_set_allocator(NULL);
+	}
+	ck_assert_int_eq(e, 0);
+	ck_assert_int_gt(n, 20);
+	printf("oom sweep: %ld allocation points failed cleanly\n", n - 1);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("txn");
+	TCase *tc = tcase_create("spy");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, conflict_then_success);
+	tcase_add_test(tc, conflict_forever_gives_up);
+	tcase_add_test(tc, io_error_at_each_step);
+	suite_add_tcase(s, tc);
+	TCase *t2 = tcase_create("plain");
+	tcase_set_timeout(t2, 300);
+	tcase_add_test(t2, store_table_checked);
+	tcase_add_test(t2, oom_sweep);
+	suite_add_tcase(s, t2);
+	return tu_run(s);
+}
