@@ -1,0 +1,807 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The file store: one node, many processes.
+ *
+ * Workload: a CNI plugin is a fresh process per ADD or DEL, many run at
+ * once, each makes one or two commits and exits; a daemon makes many. So
+ * opening must be cheap (one read of a compact binary snapshot plus the log
+ * tail), and a commit costs one append and one fdatasync, independent of
+ * the number of leases.
+ *
+ * Per pool set NAME in the directory: NAME.lock (flock()ed, never replaced),
+ * NAME.snap (snapshot, replaced by rename) and NAME.log (append-only log of
+ * commits, replaced by rename on compaction). Every process keeps a view of
+ * the set and the offset of the log it has applied; a commit takes the lock
+ * exclusively, applies what others appended since, checks its
+ * preconditions, appends, syncs, applies, unlocks. The decision was made
+ * before, without the lock. See docs/file-format.md for the format and what
+ * each durability mode survives.
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lease/view.h"
+#include "store/file_format.h"
+
+#define MAX_SETS 64
+#define DEFAULT_COMPACT (4u << 20)
+#define FNAME_MAX (IPAM_NAME_MAX + 16) /* NAME.snap.tmp and NUL */
+
+/* Test-only: the name of a step at which the process _exit()s, to
+ * simulate a crash there (tests/test_file_crash.c). */
+const char *ipam__file_fault;
+
+static void fault_point(const char *step)
+{
+	if (ipam__file_fault && strcmp(ipam__file_fault, step) == 0)
+		_exit(86);
+}
+
+struct fset {
+	ipam_view *view;
+	char name[IPAM_NAME_MAX + 1];
+	int lock_fd, log_fd;
+	dev_t log_dev;
+	ino_t log_ino;
+	uint64_t applied; /* bytes of the log reflected in the view */
+	int broken;       /* an I/O failure left the log in doubt: reopen */
+	pthread_mutex_t mu;
+};
+
+struct filestore {
+	ipam_store base;
+	int dirfd;
+	ipam_file_store_options opt;
+	pthread_mutex_t lock;
+	struct fset *sets[MAX_SETS];
+	unsigned nsets;
+};
+
+IPAM_EXPORT void ipam_file_store_options_init(ipam_file_store_options *o)
+{
+	if (!o)
+		return;
+	memset(o, 0, sizeof(*o));
+	o->size = sizeof(*o);
+	o->durability = IPAM_DURABILITY_FSYNC;
+	o->compact_bytes = DEFAULT_COMPACT;
+}
+
+static void note(struct filestore *fs, int level, const char *fmt, ...) IPAM_PRINTF(3, 4);
+static void note(struct filestore *fs, int level, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!fs->opt.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fs->opt.log(fs->opt.log_ud, level, msg);
+}
+
+static int errno_fail(int err, const char *what, const char *file)
+{
+	return ipam__fail(-err, "file", file, "%s: %s", what, strerror(err));
+}
+
+/* ---- small file helpers ----------------------------------------------------------- */
+
+static int open_at(struct filestore *fs, const char *set, const char *suffix, int flags,
+		   char *path_out, size_t path_size)
+{
+	char path[FNAME_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s.%s", set, suffix);
+	if (path_out)
+		snprintf(path_out, path_size, "%s", path);
+	fd = openat(fs->dirfd, path, flags | O_NOFOLLOW | O_CLOEXEC, 0600);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Read [from, EOF) of fd into a new buffer. */
+static int read_tail(int fd, uint64_t from, uint8_t **out, size_t *len)
+{
+	struct stat st;
+	uint8_t *buf;
+	size_t n, got = 0;
+
+	*out = NULL;
+	*len = 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size <= from)
+		return 0;
+	n = (size_t)((uint64_t)st.st_size - from);
+	buf = ipam__alloc(n);
+	if (!buf)
+		return -ENOMEM;
+	while (got < n) {
+		ssize_t r = pread(fd, buf + got, n - got, (off_t)(from + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			ipam__release(buf, n);
+			return r < 0 ? -errno : -EIO;
+		}
+		got += (size_t)r;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
+{
+	while (n) {
+		ssize_t r = pwrite(fd, p, n, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		p += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+static int sync_fd(struct filestore *fs, int fd)
+{
+	if (fs->opt.durability == IPAM_DURABILITY_NONE)
+		return 0;
+	return fdatasync(fd) < 0 ? -errno : 0;
+}
+
+static int sync_dir(struct filestore *fs)
+{
+	if (fs->opt.durability == IPAM_DURABILITY_NONE)
+		return 0;
+	return fsync(fs->dirfd) < 0 ? -errno : 0;
+}
+
+static int lock_file(struct fset *s, int how)
+{
+	while (flock(s->lock_fd, how) < 0) {
+		if (errno != EINTR)
+			return errno_fail(errno, "flock", s->name);
+	}
+	return 0;
+}
+
+/* ---- applying files to a view --------------------------------------------------------- */
+
+struct load_ctx {
+	ipam_view *view;
+	const char *file;
+	uint64_t snap_rev;
+	uint64_t count;
+};
+
+static int apply_ops(ipam_view *v, const ipam_op *ops, unsigned nops, int64_t now_ms,
+		     uint64_t rev, unsigned flags)
+{
+	ipam_op stack[4], *copy = stack;
+	ipam_txn txn;
+	int r;
+
+	/* Pools are named in the file; the view numbers them. */
+	if (nops > 4) {
+		copy = ipam__calloc(nops, sizeof(*copy));
+		if (!copy)
+			return -ENOMEM;
+	}
+	for (unsigned i = 0; i < nops; i++) {
+		int pi = ipam__view_pool_index(v, ops[i].lease.pool);
+		if (pi < 0) {
+			r = ipam__fail(-EINVAL, "file", ops[i].lease.pool,
+				       "the store has leases in pool %s, which the pool set no longer defines",
+				       ops[i].lease.pool);
+			goto out;
+		}
+		copy[i] = ops[i];
+		copy[i].pool = (unsigned)pi;
+		copy[i].flags |= flags;
+	}
+	memset(&txn, 0, sizeof(txn));
+	txn.ops = copy;
+	txn.nops = nops;
+	txn.now_ms = now_ms;
+	ipam_view_lock(v);
+	r = ipam_view_apply(v, &txn, rev);
+	ipam_view_unlock(v);
+out:
+	if (copy != stack)
+		ipam__release(copy, nops * sizeof(*copy));
+	return r;
+}
+
+static int on_lease(void *ud, const ipam_lease *l)
+{
+	struct load_ctx *lc = ud;
+	ipam_op op;
+
+	op.kind = IPAM_OP_PUT;
+	op.pool = 0;
+	op.flags = 0;
+	op.lease = *l;
+	lc->count++;
+	return apply_ops(lc->view, &op, 1, l->updated * 1000, lc->snap_rev,
+			 IPAM_OP_F_KEEP_GENERATION);
+}
+
+static int on_end(void *ud, uint64_t count, uint64_t rev)
+{
+	struct load_ctx *lc = ud;
+
+	if (count != lc->count || rev != lc->snap_rev)
+		return ipam__fail(-EBADMSG, "file", lc->file,
+				  "snapshot end record says %llu leases at revision %llu, found %llu at %llu",
+				  (unsigned long long)count, (unsigned long long)rev,
+				  (unsigned long long)lc->count, (unsigned long long)lc->snap_rev);
+	return 0;
+}
+
+static int on_commit(void *ud, uint64_t rev, int64_t now_ms, const ipam_op *ops, unsigned nops)
+{
+	struct load_ctx *lc = ud;
+
+	if (rev <= ipam_view_revision(lc->view))
+		return 0; /* already in the snapshot (a crash during compaction) */
+	return apply_ops(lc->view, ops, nops, now_ms, rev, 0);
+}
+
+/* Parse the log from s->applied to its end into the view. With `repair`
+ * (exclusive lock held) a torn last record is cut off. */
+static int catch_up(struct filestore *fs, struct fset *s, int repair)
+{
+	struct load_ctx lc = { s->view, NULL, 0, 0 };
+	struct ipam__ff_handler h = { &lc, NULL, on_commit, NULL };
+	struct ipam__ff_result res;
+	char file[FNAME_MAX];
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	snprintf(file, sizeof(file), "%s.log", s->name);
+	lc.file = file;
+	memset(&res, 0, sizeof(res));
+	if (s->applied == 0) { /* a freshly opened log: header and all */
+		r = read_tail(s->log_fd, 0, &buf, &len);
+		if (r < 0)
+			return errno_fail(-r, "read", file);
+		r = ipam__ff_parse(buf, len, IPAM__FF_LOG, &h, &res);
+	} else { /* only what was appended since */
+		r = read_tail(s->log_fd, s->applied, &buf, &len);
+		if (r < 0)
+			return errno_fail(-r, "read", file);
+		r = ipam__ff_parse_records(buf, len, IPAM__FF_LOG, s->applied, &h, &res);
+		if (len == 0)
+			res.good_end = s->applied;
+	}
+	ipam__release(buf, len);
+	if (r < 0) {
+		ipam_error_info e;
+		ipam_last_error(&e);
+		return ipam__fail(r, "file", file, "%s: %s", file, e.message);
+	}
+	s->applied = res.good_end;
+	if (res.torn && repair) {
+		if (ftruncate(s->log_fd, (off_t)res.good_end) < 0)
+			return errno_fail(errno, "truncate", file);
+		note(fs, IPAM_LOG_WARNING, "%s: discarded an incomplete last record at offset %zu",
+		     file, res.good_end);
+	}
+	return 0;
+}
+
+static int open_log(struct filestore *fs, struct fset *s, uint64_t snap_rev)
+{
+	char file[FNAME_MAX];
+	struct stat st;
+	int fd = open_at(fs, s->name, "log", O_RDWR | O_CREAT, file, sizeof(file));
+
+	if (fd < 0)
+		return errno_fail(-fd, "open", file);
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return errno_fail(errno, "stat", file);
+	}
+	if (st.st_size == 0) { /* new: write its header */
+		struct ipam__buf b = { 0 };
+		int r;
+		ipam__ff_header(&b, IPAM__FF_LOG, snap_rev);
+		r = b.oom ? -ENOMEM : write_all(fd, b.p, b.len, 0);
+		ipam__buf_fini(&b);
+		if (r == 0)
+			r = sync_fd(fs, fd);
+		if (r < 0) {
+			close(fd);
+			return errno_fail(-r, "write", file);
+		}
+	}
+	if (s->log_fd >= 0)
+		close(s->log_fd);
+	s->log_fd = fd;
+	s->log_dev = st.st_dev;
+	s->log_ino = st.st_ino;
+	s->applied = 0;
+	return 0;
+}
+
+/* Everything from disk (exclusive lock held): snapshot, then log. */
+static int load_all(struct filestore *fs, struct fset *s)
+{
+	char file[FNAME_MAX];
+	struct load_ctx lc = { s->view, file, 0, 0 };
+	struct ipam__ff_handler h = { &lc, on_lease, NULL, on_end };
+	struct ipam__ff_result res;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int fd, r;
+
+	ipam_view_lock(s->view);
+	r = ipam__view_reset(s->view);
+	ipam_view_unlock(s->view);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < 2; i++) { /* leftovers of a compaction that crashed */
+		char tmp[FNAME_MAX];
+		snprintf(tmp, sizeof(tmp), "%s.%s.tmp", s->name, i ? "log" : "snap");
+		if (unlinkat(fs->dirfd, tmp, 0) == 0)
+			note(fs, IPAM_LOG_INFO, "removed %s left by an interrupted compaction", tmp);
+	}
+	fd = open_at(fs, s->name, "snap", O_RDONLY, file, sizeof(file));
+	if (fd < 0 && fd != -ENOENT)
+		return errno_fail(-fd, "open", file);
+	if (fd >= 0) {
+		r = read_tail(fd, 0, &buf, &len);
+		close(fd);
+		if (r < 0)
+			return errno_fail(-r, "read", file);
+		/* Peek at the header's revision so leases load at it. */
+		r = ipam__ff_parse(buf, len < IPAM__FF_HEADER_SIZE ? len : IPAM__FF_HEADER_SIZE,
+				   IPAM__FF_SNAPSHOT, &(struct ipam__ff_handler){ 0 }, &res);
+		if (r == 0) {
+			lc.snap_rev = res.header_revision;
+			r = ipam__ff_parse(buf, len, IPAM__FF_SNAPSHOT, &h, &res);
+		}
+		ipam__release(buf, len);
+		if (r == 0 && (res.torn || !res.ended))
+			r = ipam__fail(-EBADMSG, "file", file,
+				       "%s is incomplete (no end record); it was not written by this library's "
+				       "rename protocol", file);
+		if (r < 0) {
+			ipam_error_info e;
+			ipam_last_error(&e);
+			return ipam__fail(r, "file", file, "%s: %s", file, e.message);
+		}
+		ipam_view_lock(s->view);
+		if (ipam_view_revision(s->view) < lc.snap_rev)
+			s->view->revision = lc.snap_rev;
+		ipam_view_unlock(s->view);
+	}
+	r = open_log(fs, s, lc.snap_rev);
+	if (r < 0)
+		return r;
+	return catch_up(fs, s, 1);
+}
+
+/* Has NAME.log been replaced (compaction by another process)? */
+static int log_replaced(struct filestore *fs, struct fset *s)
+{
+	char file[FNAME_MAX];
+	struct stat st;
+
+	snprintf(file, sizeof(file), "%s.log", s->name);
+	if (fstatat(fs->dirfd, file, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 1;
+	return st.st_ino != s->log_ino || st.st_dev != s->log_dev;
+}
+
+/* With the exclusive lock: make the view current, reloading if needed. */
+static int make_current(struct filestore *fs, struct fset *s)
+{
+	if (s->broken || log_replaced(fs, s)) {
+		int r = load_all(fs, s);
+		if (r == 0)
+			s->broken = 0;
+		return r;
+	}
+	return catch_up(fs, s, 1);
+}
+
+/* ---- compaction ------------------------------------------------------------------------ */
+
+/* Write buf to NAME.SUFFIX.tmp, sync it, rename it over NAME.SUFFIX, sync
+ * the directory. `step` names the fault points. */
+static int replace_file(struct filestore *fs, struct fset *s, const char *suffix,
+			const struct ipam__buf *b, const char *step)
+{
+	char tmp[FNAME_MAX], dst[FNAME_MAX], fp[48];
+	int fd, r;
+
+	snprintf(tmp, sizeof(tmp), "%s.%s.tmp", s->name, suffix);
+	snprintf(dst, sizeof(dst), "%s.%s", s->name, suffix);
+	fd = openat(fs->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno_fail(errno, "create", tmp);
+	r = write_all(fd, b->p, b->len, 0);
+	snprintf(fp, sizeof(fp), "compact-%s-written", step);
+	fault_point(fp);
+	if (r == 0 && fs->opt.durability != IPAM_DURABILITY_NONE && fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	snprintf(fp, sizeof(fp), "compact-%s-synced", step);
+	fault_point(fp);
+	if (r == 0 && renameat(fs->dirfd, tmp, fs->dirfd, dst) < 0)
+		r = -errno;
+	snprintf(fp, sizeof(fp), "compact-%s-renamed", step);
+	fault_point(fp);
+	if (r == 0)
+		r = sync_dir(fs);
+	if (r < 0) {
+		unlinkat(fs->dirfd, tmp, 0);
+		return errno_fail(-r, "replace", dst);
+	}
+	return 0;
+}
+
+/* With the exclusive lock and a current view: snapshot everything, then
+ * start an empty log that follows it. A crash at any point leaves either
+ * the old snapshot with the whole log, or the new snapshot with a log whose
+ * records it already holds (skipped by revision on load). */
+static int compact(struct filestore *fs, struct fset *s)
+{
+	struct ipam__buf b = { 0 };
+	ipam_view *v = s->view;
+	uint64_t count = 0, rev;
+	ipam_lease *l = ipam__alloc(sizeof(*l));
+	int r;
+
+	if (!l)
+		return -ENOMEM;
+	ipam__view_rdlock(v);
+	rev = ipam_view_revision(v);
+	ipam__ff_header(&b, IPAM__FF_SNAPSHOT, rev);
+	for (size_t i = 0; i < v->tab[IPAM__LINK_ADDR].nb && !b.oom; i++) {
+		for (const struct ipam__rec *x = v->tab[IPAM__LINK_ADDR].b[i]; x;
+		     x = x->next[IPAM__LINK_ADDR]) {
+			size_t start = ipam__ff_record_begin(&b, IPAM__FF_LEASE);
+			ipam__rec_export(x, ipam_pool_name(v->pools[x->pool].pool), l);
+			ipam__ff_put_lease(&b, l);
+			ipam__ff_record_end(&b, start);
+			count++;
+		}
+	}
+	ipam__view_rdunlock(v);
+	ipam__release(l, sizeof(*l));
+	{
+		size_t start = ipam__ff_record_begin(&b, IPAM__FF_END);
+		ipam__ff_put_u64(&b, count);
+		ipam__ff_put_u64(&b, rev);
+		ipam__ff_record_end(&b, start);
+	}
+	if (b.oom) {
+		ipam__buf_fini(&b);
+		return ipam__fail_code(-ENOMEM);
+	}
+	r = replace_file(fs, s, "snap", &b, "snap");
+	b.len = 0;
+	if (r == 0) {
+		ipam__ff_header(&b, IPAM__FF_LOG, rev);
+		r = b.oom ? -ENOMEM : replace_file(fs, s, "log", &b, "log");
+	}
+	ipam__buf_fini(&b);
+	if (r == 0) {
+		r = open_log(fs, s, rev);
+		if (r == 0)
+			s->applied = IPAM__FF_HEADER_SIZE;
+	}
+	if (r < 0)
+		s->broken = 1; /* reload from disk at the next call */
+	return r;
+}
+
+/* ---- the store methods -------------------------------------------------------------- */
+
+static struct fset *find_set(struct filestore *fs, const ipam_view *v)
+{
+	for (unsigned i = 0; i < fs->nsets; i++)
+		if (fs->sets[i]->view == v)
+			return fs->sets[i];
+	return NULL;
+}
+
+static int encode_commit(struct ipam__buf *b, ipam_view *v, const ipam_txn *txn, uint64_t rev)
+{
+	size_t start = ipam__ff_record_begin(b, IPAM__FF_COMMIT);
+	ipam_lease *l = ipam__alloc(sizeof(*l));
+
+	if (!l)
+		return -ENOMEM;
+	ipam__ff_put_u64(b, rev);
+	ipam__ff_put_u64(b, (uint64_t)txn->now_ms);
+	ipam__ff_put_u32(b, txn->nops);
+	for (unsigned i = 0; i < txn->nops; i++) {
+		*l = txn->ops[i].lease;
+		/* The file names pools, so a reordered config still loads. */
+		snprintf(l->pool, sizeof(l->pool), "%s", ipam_pool_name(v->pools[txn->ops[i].pool].pool));
+		if (txn->ops[i].kind == IPAM_OP_PUT && !(txn->ops[i].flags & IPAM_OP_F_KEEP_GENERATION))
+			l->generation = rev;
+		ipam__ff_put_u8(b, (uint8_t)txn->ops[i].kind);
+		ipam__ff_put_lease(b, l);
+	}
+	ipam__release(l, sizeof(*l));
+	ipam__ff_record_end(b, start);
+	return b->oom ? -ENOMEM : 0;
+}
+
+static int file_commit(ipam_store *st, ipam_view *v, const ipam_txn *txn, uint64_t *rev_out)
+{
+	struct filestore *fs = (struct filestore *)st;
+	struct ipam__buf b = { 0 };
+	struct fset *s;
+	uint64_t rev;
+	int r, group = fs->opt.durability == IPAM_DURABILITY_GROUP;
+
+	pthread_mutex_lock(&fs->lock);
+	s = find_set(fs, v);
+	pthread_mutex_unlock(&fs->lock);
+	if (!s)
+		return ipam__fail(-ENOENT, "store", NULL, "view not attached to this file store");
+	if (txn->nops > IPAM__FF_MAX_OPS)
+		return ipam__fail(-E2BIG, "txn", NULL, "at most %d changes per commit", IPAM__FF_MAX_OPS);
+	pthread_mutex_lock(&s->mu);
+	r = lock_file(s, LOCK_EX);
+	if (r < 0)
+		goto out_mu;
+	r = make_current(fs, s);
+	if (r < 0) {
+		s->broken = 1;
+		goto out;
+	}
+	ipam__view_rdlock(v);
+	r = ipam_view_check(v, txn);
+	rev = ipam_view_revision(v) + 1;
+	if (r == 0)
+		r = encode_commit(&b, v, txn, rev);
+	ipam__view_rdunlock(v);
+	if (r < 0)
+		goto out;
+	fault_point("commit-before-write");
+	r = write_all(s->log_fd, b.p, b.len, s->applied);
+	fault_point("commit-written");
+	if (r == 0 && !group)
+		r = sync_fd(fs, s->log_fd);
+	fault_point("commit-synced");
+	if (r < 0) {
+		/* Not acknowledged: take it back out of the log. */
+		if (ftruncate(s->log_fd, (off_t)s->applied) < 0 || sync_fd(fs, s->log_fd) < 0)
+			s->broken = 1;
+		r = errno_fail(-r, "append", s->name);
+		goto out;
+	}
+	ipam_view_lock(v);
+	if (ipam_view_apply(v, txn, rev) == 0)
+		s->applied += b.len;
+	else
+		s->broken = 1; /* durable but not in our view: reload next time */
+	ipam_view_unlock(v);
+	*rev_out = rev;
+	if (s->applied > fs->opt.compact_bytes && !s->broken) {
+		int c = compact(fs, s);
+		if (c < 0)
+			note(fs, IPAM_LOG_WARNING, "%s: compaction failed: %s", s->name,
+			     ipam_last_error_message());
+	}
+out:
+	flock(s->lock_fd, LOCK_UN);
+	if (r == 0 && group && sync_fd(fs, s->log_fd) < 0)
+		r = errno_fail(errno, "fdatasync", s->name);
+out_mu:
+	pthread_mutex_unlock(&s->mu);
+	ipam__buf_fini(&b);
+	return r;
+}
+
+static int file_refresh(ipam_store *st, ipam_view *v)
+{
+	struct filestore *fs = (struct filestore *)st;
+	struct fset *s;
+	struct stat stl;
+	int r;
+
+	pthread_mutex_lock(&fs->lock);
+	s = find_set(fs, v);
+	pthread_mutex_unlock(&fs->lock);
+	if (!s)
+		return ipam__fail(-ENOENT, "store", NULL, "view not attached to this file store");
+	/* Fast path, no lock: nothing appended and not replaced. */
+	if (!s->broken && fstat(s->log_fd, &stl) == 0 && (uint64_t)stl.st_size == s->applied &&
+	    !log_replaced(fs, s))
+		return 0;
+	pthread_mutex_lock(&s->mu);
+	r = lock_file(s, LOCK_EX);
+	if (r == 0) {
+		r = make_current(fs, s);
+		if (r < 0)
+			s->broken = 1;
+		flock(s->lock_fd, LOCK_UN);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return r;
+}
+
+static void free_set(struct fset *s)
+{
+	if (!s)
+		return;
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	if (s->log_fd >= 0)
+		close(s->log_fd);
+	ipam_view_free(s->view);
+	pthread_mutex_destroy(&s->mu);
+	ipam__release(s, sizeof(*s));
+}
+
+static int file_attach(ipam_store *st, const ipam_poolset *set, ipam_view **view)
+{
+	struct filestore *fs = (struct filestore *)st;
+	char file[FNAME_MAX];
+	struct fset *s;
+	int r;
+
+	r = ipam_name_check(ipam_poolset_name(set));
+	if (r < 0)
+		return r;
+	s = ipam__zalloc(sizeof(*s));
+	if (!s)
+		return ipam__fail_code(-ENOMEM);
+	s->lock_fd = s->log_fd = -1;
+	pthread_mutex_init(&s->mu, NULL);
+	snprintf(s->name, sizeof(s->name), "%s", ipam_poolset_name(set));
+	r = ipam_view_new(&s->view, set);
+	if (r < 0)
+		goto fail;
+	s->lock_fd = open_at(fs, s->name, "lock", O_RDWR | O_CREAT, file, sizeof(file));
+	if (s->lock_fd < 0) {
+		r = errno_fail(-s->lock_fd, "open", file);
+		goto fail;
+	}
+	r = lock_file(s, LOCK_EX);
+	if (r < 0)
+		goto fail;
+	r = load_all(fs, s);
+	flock(s->lock_fd, LOCK_UN);
+	if (r < 0)
+		goto fail;
+	pthread_mutex_lock(&fs->lock);
+	if (fs->nsets == MAX_SETS) {
+		pthread_mutex_unlock(&fs->lock);
+		r = ipam__fail(-E2BIG, "store", NULL, "at most %d pool sets per file store", MAX_SETS);
+		goto fail;
+	}
+	fs->sets[fs->nsets++] = s;
+	pthread_mutex_unlock(&fs->lock);
+	*view = s->view;
+	return 0;
+fail:
+	free_set(s);
+	return r;
+}
+
+static void file_detach(ipam_store *st, ipam_view *v)
+{
+	struct filestore *fs = (struct filestore *)st;
+
+	pthread_mutex_lock(&fs->lock);
+	for (unsigned i = 0; i < fs->nsets; i++) {
+		if (fs->sets[i]->view == v) {
+			free_set(fs->sets[i]);
+			fs->sets[i] = fs->sets[--fs->nsets];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void file_destroy(ipam_store *st)
+{
+	struct filestore *fs = (struct filestore *)st;
+
+	for (unsigned i = 0; i < fs->nsets; i++)
+		free_set(fs->sets[i]);
+	close(fs->dirfd);
+	pthread_mutex_destroy(&fs->lock);
+	ipam__release(fs, sizeof(*fs));
+}
+
+static const ipam_store_ops filestore_ops = {
+	.version = IPAM_STORE_VERSION,
+	.name = "file",
+	.destroy = file_destroy,
+	.attach = file_attach,
+	.refresh = file_refresh,
+	.commit = file_commit,
+	.detach = file_detach,
+};
+
+IPAM_EXPORT int ipam_store_file_new(ipam_store **out, const char *dir,
+				    const ipam_file_store_options *opts)
+{
+	struct filestore *fs;
+	struct stat st;
+	int fd;
+
+	if (!out || !dir || !*dir)
+		return ipam__fail(-EINVAL, "dir", NULL, "missing directory");
+	*out = NULL;
+	if (opts && (opts->size < sizeof(size_t) || opts->size > sizeof(*opts)))
+		return ipam__fail(-EINVAL, "options.size", NULL, "set it to sizeof(ipam_file_store_options)");
+	if (opts && opts->durability != IPAM_DURABILITY_FSYNC &&
+	    opts->durability != IPAM_DURABILITY_GROUP && opts->durability != IPAM_DURABILITY_NONE)
+		return ipam__fail(-EINVAL, "durability", NULL, "unknown durability mode");
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return errno_fail(errno, "mkdir", dir);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno_fail(errno == ELOOP ? ELOOP : errno,
+				  errno == ELOOP ? "refusing a symbolic link" : "open", dir);
+	if (fstat(fd, &st) < 0 || (st.st_mode & 022)) {
+		close(fd);
+		return ipam__fail(-EACCES, "dir", dir,
+				  "the store directory must not be writable by group or others");
+	}
+	fs = ipam__zalloc(sizeof(*fs));
+	if (!fs) {
+		close(fd);
+		return ipam__fail_code(-ENOMEM);
+	}
+	fs->base.ops = &filestore_ops;
+	fs->dirfd = fd;
+	ipam_file_store_options_init(&fs->opt);
+	if (opts)
+		memcpy(&fs->opt, opts, opts->size);
+	fs->opt.size = sizeof(fs->opt);
+	if (!fs->opt.compact_bytes)
+		fs->opt.compact_bytes = DEFAULT_COMPACT;
+	pthread_mutex_init(&fs->lock, NULL);
+	*out = &fs->base;
+	return 0;
+}
+
+IPAM_EXPORT int ipam_store_file_compact(ipam_store *st, const char *poolset)
+{
+	struct filestore *fs = (struct filestore *)st;
+	struct fset *s = NULL;
+	int r;
+
+	if (!st || st->ops != &filestore_ops)
+		return ipam__fail(-ENOTSUP, "store", NULL, "not a file store");
+	pthread_mutex_lock(&fs->lock);
+	for (unsigned i = 0; poolset && i < fs->nsets; i++)
+		if (strcmp(fs->sets[i]->name, poolset) == 0)
+			s = fs->sets[i];
+	pthread_mutex_unlock(&fs->lock);
+	if (!s)
+		return ipam__fail(-ENOENT, "poolset", poolset, "not attached to this store");
+	pthread_mutex_lock(&s->mu);
+	r = lock_file(s, LOCK_EX);
+	if (r == 0) {
+		r = make_current(fs, s);
+		if (r == 0)
+			r = compact(fs, s);
+		flock(s->lock_fd, LOCK_UN);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return r;
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef IPAM_FILE_FORMAT_H
+#define IPAM_FILE_FORMAT_H
+
+/*
+ * The file store's on-disk format (docs/file-format.md): encoding and a
+ * parser over a buffer that trusts nothing in it. The parser is what the
+ * loader uses and what the fuzz target drives.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ipam/lease.h>
+#include <ipam/store.h>
+
+#include "internal.h"
+
+#define IPAM__FF_VERSION 1
+#define IPAM__FF_HEADER_SIZE 32
+#define IPAM__FF_MAX_RECORD (16u << 20) /* bytes of type + payload */
+#define IPAM__FF_MAX_OPS 4096
+
+enum ipam__ff_kind { IPAM__FF_SNAPSHOT = 1, IPAM__FF_LOG = 2 };
+enum ipam__ff_type { IPAM__FF_LEASE = 1, IPAM__FF_COMMIT = 2, IPAM__FF_END = 3 };
+
+/* A growable byte buffer for encoding. */
+struct ipam__buf {
+	uint8_t *p;
+	size_t len, cap;
+	int oom; /* set on allocation failure; every append becomes a no-op */
+};
+
+void ipam__buf_fini(struct ipam__buf *b);
+void ipam__ff_header(struct ipam__buf *b, enum ipam__ff_kind kind, uint64_t revision);
+/* Append one framed record; `begin` returns the payload start to pass to
+ * `end` after the payload was appended. */
+size_t ipam__ff_record_begin(struct ipam__buf *b, enum ipam__ff_type type);
+void ipam__ff_record_end(struct ipam__buf *b, size_t start);
+void ipam__ff_put_lease(struct ipam__buf *b, const ipam_lease *l);
+void ipam__ff_put_u64(struct ipam__buf *b, uint64_t v);
+void ipam__ff_put_u32(struct ipam__buf *b, uint32_t v);
+void ipam__ff_put_u8(struct ipam__buf *b, uint8_t v);
+
+/* What the parser found; callbacks return 0 to go on or a negative code to
+ * stop. Leases and commits are fully validated before they are passed on. */
+struct ipam__ff_handler {
+	void *ud;
+	int (*lease)(void *ud, const ipam_lease *l);
+	int (*commit)(void *ud, uint64_t revision, int64_t now_ms, const ipam_op *ops, unsigned nops);
+	int (*end)(void *ud, uint64_t count, uint64_t revision);
+};
+
+struct ipam__ff_result {
+	uint64_t header_revision;
+	size_t good_end;  /* offset just past the last complete, valid record */
+	int torn;         /* the bytes after good_end are an incomplete last record */
+	int ended;        /* a snapshot's end record was seen */
+};
+
+/*
+ * Parse a whole file image: header, then records. Returns 0 (res filled; a
+ * torn tail is reported, not an error), -EBADMSG for corruption before the
+ * end (the message names the offset), -EPROTO for a newer version or
+ * another kind of file, -ENOMEM, or a callback's code.
+ */
+int ipam__ff_parse(const uint8_t *data, size_t len, enum ipam__ff_kind kind,
+		   const struct ipam__ff_handler *h, struct ipam__ff_result *res);
+
+/* Records only, from a buffer that starts at file offset `base` (a record
+ * boundary): for reading what was appended since the last look. */
+int ipam__ff_parse_records(const uint8_t *data, size_t len, enum ipam__ff_kind kind, size_t base,
+			   const struct ipam__ff_handler *h, struct ipam__ff_result *res);
+
+#endif /* IPAM_FILE_FORMAT_H */
