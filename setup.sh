@@ -143,7 +143,7 @@ test)
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 	build_tsan
 	MESON_TEST_ARGS="--suite threads" run_suite build-tsan "ThreadSanitizer build" \
-		TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+		IPAM_TEST_QUICK=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 	set -- $(cat "$here/.test-totals")
 	rm -f "$here/.test-totals"
 	echo "$1 passed, $2 failed, $3 skipped"

@@ -624,11 +624,14 @@ static int file_refresh(ipam_store *st, ipam_view *v)
 	pthread_mutex_unlock(&fs->lock);
 	if (!s)
 		return ipam__fail(-ENOENT, "store", NULL, "view not attached to this file store");
-	/* Fast path, no lock: nothing appended and not replaced. */
-	if (!s->broken && fstat(s->log_fd, &stl) == 0 && (uint64_t)stl.st_size == s->applied &&
-	    !log_replaced(fs, s))
-		return 0;
+	/* Fast path, without the file lock: nothing appended and not
+	 * replaced. The in-process mutex guards our own fields and fds. */
 	pthread_mutex_lock(&s->mu);
+	if (!s->broken && fstat(s->log_fd, &stl) == 0 && (uint64_t)stl.st_size == s->applied &&
+	    !log_replaced(fs, s)) {
+		pthread_mutex_unlock(&s->mu);
+		return 0;
+	}
 	r = lock_file(s, LOCK_EX);
 	if (r == 0) {
 		r = make_current(fs, s);
