@@ -293,12 +293,17 @@ static void backoff(ipam_ctx *ctx, unsigned attempt)
 	nanosleep(&ts, NULL);
 }
 
+_Thread_local int ipam__in_oracle;
+
 int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn decide, void *arg,
 		  struct ipam__txnbuf *tb, uint64_t *rev)
 {
 	int r;
 
 	*rev = 0;
+	if (ipam__in_oracle)
+		return ipam__fail(-EDEADLK, "gc", NULL,
+				  "a GC oracle may read but not change leases (called from inside one)");
 	for (unsigned attempt = 0; attempt < ctx->opt.max_attempts; attempt++) {
 		ipam_txn txn;
 		int64_t now;

@@ -60,6 +60,9 @@ typedef int (*ipam__decide_fn)(ipam_ctx *ctx, struct ipam__set_entry *e, void *a
 int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn decide, void *arg,
 		  struct ipam__txnbuf *tb, uint64_t *rev);
 
+/* Set while a GC oracle runs on this thread: writes are refused. */
+extern _Thread_local int ipam__in_oracle;
+
 /* Add an ADDR (or, coarse, POOL) precondition on the record at addr. */
 int ipam__cond_addr(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view *v, unsigned pool,
 		    const ipam_addr *addr);

@@ -427,6 +427,8 @@ static int decide_renew(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 		ipam__rec_export(r, ipam_pool_name(v->pools[r->pool].pool), &op->lease);
 		op->lease.updated = secs(now_ms);
 		op->lease.expires = a->ttl ? secs(now_ms) + a->ttl : 0;
+		op->lease.state = IPAM_LEASE_BOUND; /* a renewal proves the owner alive */
+		op->lease.suspect_since = 0;
 		if ((err = ipam__cond_addr(ctx, tb, v, r->pool, &op->lease.addr)) < 0)
 			return err;
 		a->count++;

@@ -39,7 +39,8 @@ extern "C" {
 	XX(EAFNOSUPPORT, "address family mismatch")                              \
 	XX(ETIMEDOUT, "timed out")                                               \
 	XX(ECONNREFUSED, "connection refused")                                   \
-	XX(ECANCELED, "operation cancelled")
+	XX(ECANCELED, "operation cancelled")                                     \
+	XX(EDEADLK, "not allowed from inside a callback of the library")
 
 /* Levels given to the optional log callbacks (syslog's numbers). */
 #define IPAM_LOG_ERR 3

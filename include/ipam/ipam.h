@@ -8,6 +8,7 @@
 #include <ipam/alloc.h>
 #include <ipam/ctx.h>
 #include <ipam/error.h>
+#include <ipam/gc.h>
 #include <ipam/lease.h>
 #include <ipam/pool.h>
 #include <ipam/store.h>
