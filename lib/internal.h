@@ -44,6 +44,19 @@ void *ipam__calloc(size_t n, size_t size);
 char *ipam__strdup(const char *s);
 void ipam__strfree(char *s);
 
+/* Copy a NUL-terminated string into dst of size bytes, truncating; dst is
+ * always terminated. The hot-path replacement for snprintf("%s"). */
+static inline void ipam__strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n = 0;
+
+	while (n + 1 < size && src[n])
+		n++;
+	for (size_t i = 0; i < n; i++)
+		dst[i] = src[i];
+	dst[n] = '\0';
+}
+
 /* ---- errors (error.c) --------------------------------------------------
  * Record the detail of a failure for ipam_last_error() and return err, so a
  * caller can write: return ipam__fail(-EINVAL, "subnet", text, "..."). */

@@ -36,11 +36,11 @@ static int fill_new(ipam_lease *l, const struct alloc_arg *a, const char *pool, 
 	const ipam_request *req = a->req;
 
 	memset(l, 0, offsetof(ipam_lease, attrs)); /* all but the attribute array */
-	snprintf(l->pool, sizeof(l->pool), "%s", pool);
-	snprintf(l->owner, sizeof(l->owner), "%s", req->owner);
-	snprintf(l->ifname, sizeof(l->ifname), "%s", req->ifname);
-	snprintf(l->attachment, sizeof(l->attachment), "%s", req->attachment);
-	snprintf(l->node, sizeof(l->node), "%s", a->node);
+	ipam__strlcpy(l->pool, pool, sizeof(l->pool));
+	ipam__strlcpy(l->owner, req->owner, sizeof(l->owner));
+	ipam__strlcpy(l->ifname, req->ifname, sizeof(l->ifname));
+	ipam__strlcpy(l->attachment, req->attachment, sizeof(l->attachment));
+	ipam__strlcpy(l->node, a->node, sizeof(l->node));
 	l->state = IPAM_LEASE_BOUND;
 	l->created = l->updated = secs(now_ms);
 	l->expires = req->ttl ? secs(now_ms) + req->ttl : 0;
@@ -92,8 +92,8 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 			op->kind = IPAM_OP_PUT;
 			op->pool = p;
 			ipam__rec_export(bound, pname, &op->lease);
-			snprintf(op->lease.attachment, sizeof(op->lease.attachment), "%s", req->attachment);
-			snprintf(op->lease.node, sizeof(op->lease.node), "%s", a->node);
+			ipam__strlcpy(op->lease.attachment, req->attachment, sizeof(op->lease.attachment));
+			ipam__strlcpy(op->lease.node, a->node, sizeof(op->lease.node));
 			op->lease.state = IPAM_LEASE_BOUND;
 			op->lease.suspect_since = 0;
 			op->lease.updated = secs(now_ms);
@@ -497,10 +497,10 @@ static int decide_reserve(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 	op->kind = IPAM_OP_PUT;
 	op->pool = (unsigned)pi;
 	memset(&op->lease, 0, offsetof(ipam_lease, attrs));
-	snprintf(op->lease.pool, sizeof(op->lease.pool), "%s", ipam_pool_name(pool));
+	ipam__strlcpy(op->lease.pool, ipam_pool_name(pool), sizeof(op->lease.pool));
 	op->lease.addr = *a->addr;
-	snprintf(op->lease.owner, sizeof(op->lease.owner), "%s", a->note);
-	snprintf(op->lease.node, sizeof(op->lease.node), "%s", ctx->node);
+	ipam__strlcpy(op->lease.owner, a->note, sizeof(op->lease.owner));
+	ipam__strlcpy(op->lease.node, ctx->node, sizeof(op->lease.node));
 	op->lease.state = IPAM_LEASE_RESERVED;
 	op->lease.created = op->lease.updated = secs(now_ms);
 	return ipam__cond_addr(ctx, tb, v, (unsigned)pi, a->addr);
