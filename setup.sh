@@ -1,7 +1,9 @@
 #!/bin/sh
 # libipam: set up a fresh Debian 12 machine, build, and run.
 #
-#   ./setup.sh run    install what is missing, build, run the main job
+#   ./setup.sh run    install what is missing, build, run the main job: the
+#                     1000-pod churn benchmark on the memory store (extra
+#                     arguments go to ipam-churn; --help lists them)
 #   ./setup.sh test   install what is missing, build twice (plain and
 #                     AddressSanitizer+UndefinedBehaviorSanitizer), run every
 #                     test in both, end with "N passed, M failed, K skipped"
@@ -128,9 +130,10 @@ cmd=${1:-}
 case "$cmd" in
 run)
 	install_packages
-	build_plain
-	log "running the demo"
-	./build/examples/ipam-demo
+	build_release
+	log "running the 1000-pod churn benchmark on the embedded memory store"
+	shift
+	./build-release/bench/ipam-churn --backend memory "$@"
 	;;
 test)
 	install_packages

@@ -65,7 +65,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 
 int ipam_k8s_parse_time(const char *s, size_t len, int64_t *out)
 {
-	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
+	int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
 	bool frac_up = false;
 	size_t i = 0;
 

@@ -143,7 +143,8 @@ typedef struct ipam_file_store_options {
 	 * past this many bytes; 0: 4 MiB. */
 	uint64_t compact_bytes;
 	/* Reports of recovered damage (a torn last record discarded, a stale
-	 * temporary file removed). Never called with a lock held. */
+	 * temporary file removed) and of failed compactions. Called with the
+	 * pool set's file lock held: it must not call back into the store. */
 	void (*log)(void *ud, int level, const char *msg);
 	void *log_ud;
 } ipam_file_store_options;

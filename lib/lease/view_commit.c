@@ -4,6 +4,7 @@
  * view's write lock held (ipam_view_commit() does all three steps for a
  * store whose durable state is the view itself: the memory store).
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "lease/view.h"
@@ -50,6 +51,35 @@ static int op_check(const ipam_view *v, const ipam_txn *txn, unsigned i)
 		if (op->lease.state == IPAM_LEASE_QUARANTINED && !ps->quarantine)
 			return ipam__fail(-EINVAL, "txn", NULL, "pool %s has no quarantine",
 					  ipam_pool_name(ps->pool));
+		if (ipam__state_is_bound(op->lease.state)) {
+			/* One bound lease per (pool, owner, ifname): another one
+			 * may stand only if this change set replaces it. */
+			const struct ipam__rec *b = ipam__view_find_bound(v, op->pool, op->lease.owner,
+									  op->lease.ifname);
+			ipam__u128 here = ipam__addr_value(&op->lease.addr);
+			if (b && !(b->addr == here)) {
+				int replaced = 0;
+				for (unsigned k = 0; k < txn->nops && !replaced; k++)
+					replaced = txn->ops[k].pool == op->pool &&
+						   ipam__addr_value(&txn->ops[k].lease.addr) == b->addr &&
+						   (txn->ops[k].kind == IPAM_OP_DELETE ||
+						    !ipam__state_is_bound(txn->ops[k].lease.state));
+				if (!replaced)
+					return ipam__fail(-EINVAL, "txn", op->lease.owner,
+							  "the owner already holds a bound lease in pool %s",
+							  ipam_pool_name(ps->pool));
+			}
+			for (unsigned k = 0; k < i; k++) { /* nor two in one change set */
+				const ipam_op *o = &txn->ops[k];
+				if (o->kind == IPAM_OP_PUT && o->pool == op->pool &&
+				    ipam__state_is_bound(o->lease.state) &&
+				    strcmp(o->lease.owner, op->lease.owner) == 0 &&
+				    strcmp(o->lease.ifname, op->lease.ifname) == 0)
+					return ipam__fail(-EINVAL, "txn", op->lease.owner,
+							  "two bound leases for one owner in pool %s",
+							  ipam_pool_name(ps->pool));
+			}
+		}
 	} else if (op->kind != IPAM_OP_DELETE) {
 		return ipam__fail(-EINVAL, "txn", NULL, "unknown op kind %d", (int)op->kind);
 	}
@@ -64,13 +94,6 @@ IPAM_EXPORT int ipam_view_check(const ipam_view *v, const ipam_txn *txn)
 {
 	if (!v || !txn || (txn->nconds && !txn->conds) || (txn->nops && !txn->ops))
 		return ipam__fail_code(-EINVAL);
-	/* Well-formed first: a store may write the change set durably right
-	 * after this check, and apply must then not refuse it. */
-	for (unsigned i = 0; i < txn->nops; i++) {
-		int r = op_check(v, txn, i);
-		if (r < 0)
-			return r;
-	}
 	for (unsigned i = 0; i < txn->nconds; i++) {
 		int r;
 		if (txn->conds[i].pool >= v->npools)
@@ -81,6 +104,15 @@ IPAM_EXPORT int ipam_view_check(const ipam_view *v, const ipam_txn *txn)
 			return ipam__fail(r, "txn", NULL, "malformed precondition");
 		if (!r)
 			return -EAGAIN;
+	}
+	/* Then well-formed: a store may write the change set durably right
+	 * after this check, and apply must then not refuse it. (After the
+	 * preconditions, so a change set overtaken by another commit is a
+	 * conflict to retry, not an error.) */
+	for (unsigned i = 0; i < txn->nops; i++) {
+		int r = op_check(v, txn, i);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -112,7 +144,9 @@ static void index_transition(struct ipam__pool_state *ps, const ipam_addr *a, un
 			ipam__index_take(ps->idx, a); /* a quarantined record loaded */
 		}
 		ipam__index_release(ps->idx, a, nr->owner_tag,
-				    old ? now_ms : nr->updated * 1000);
+				    old || nr->updated > INT64_MAX / 1000 || nr->updated < INT64_MIN / 1000
+					    ? now_ms
+					    : nr->updated * 1000);
 		return;
 	}
 	/* Deleted. */

@@ -18,6 +18,7 @@
  * each durability mode survives.
  */
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -233,7 +234,7 @@ static int on_lease(void *ud, const ipam_lease *l)
 	op.flags = 0;
 	op.lease = *l;
 	lc->count++;
-	return apply_ops(lc->view, &op, 1, l->updated * 1000, lc->snap_rev,
+	return apply_ops(lc->view, &op, 1, l->updated * 1000 /* bounded by the decoder */, lc->snap_rev,
 			 IPAM_OP_F_KEEP_GENERATION);
 }
 
@@ -290,7 +291,7 @@ static int catch_up(struct filestore *fs, struct fset *s, int repair)
 	if (r < 0) {
 		ipam_error_info e;
 		ipam_last_error(&e);
-		return ipam__fail(r, "file", file, "%s: %s", file, e.message);
+		return ipam__fail(r, "file", file, "%s", e.message);
 	}
 	s->applied = res.good_end;
 	if (res.torn && repair) {
@@ -322,6 +323,8 @@ static int open_log(struct filestore *fs, struct fset *s, uint64_t snap_rev)
 		ipam__buf_fini(&b);
 		if (r == 0)
 			r = sync_fd(fs, fd);
+		if (r == 0)
+			r = sync_dir(fs); /* the new file's name is durable too */
 		if (r < 0) {
 			close(fd);
 			return errno_fail(-r, "write", file);
@@ -376,12 +379,11 @@ static int load_all(struct filestore *fs, struct fset *s)
 		ipam__release(buf, len);
 		if (r == 0 && (res.torn || !res.ended))
 			r = ipam__fail(-EBADMSG, "file", file,
-				       "%s is incomplete (no end record); it was not written by this library's "
-				       "rename protocol", file);
+				       "incomplete: a snapshot must end with its end record");
 		if (r < 0) {
 			ipam_error_info e;
 			ipam_last_error(&e);
-			return ipam__fail(r, "file", file, "%s: %s", file, e.message);
+			return ipam__fail(r, "file", file, "%s", e.message);
 		}
 		ipam_view_lock(s->view);
 		if (ipam_view_revision(s->view) < lc.snap_rev)
@@ -531,7 +533,14 @@ static int encode_commit(struct ipam__buf *b, ipam_view *v, const ipam_txn *txn,
 	ipam__ff_put_u64(b, (uint64_t)txn->now_ms);
 	ipam__ff_put_u32(b, txn->nops);
 	for (unsigned i = 0; i < txn->nops; i++) {
-		*l = txn->ops[i].lease;
+		if (txn->ops[i].kind == IPAM_OP_DELETE) {
+			/* A deletion names its address only: whatever else the
+			 * caller left in the record is not written. */
+			memset(l, 0, offsetof(ipam_lease, attrs));
+			l->addr = txn->ops[i].lease.addr;
+		} else {
+			*l = txn->ops[i].lease;
+		}
 		/* The file names pools, so a reordered config still loads. */
 		snprintf(l->pool, sizeof(l->pool), "%s", ipam_pool_name(v->pools[txn->ops[i].pool].pool));
 		if (txn->ops[i].kind == IPAM_OP_PUT && !(txn->ops[i].flags & IPAM_OP_F_KEEP_GENERATION))

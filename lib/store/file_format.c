@@ -8,6 +8,7 @@
  * by format version 1.
  */
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "hash.h"
@@ -176,7 +177,18 @@ static void get_str(struct rd *r, unsigned lenbytes, char *dst, size_t size)
 	r->off += n;
 }
 
-static void get_lease(struct rd *r, ipam_lease *l)
+/* Unix seconds a lease may carry: far enough for any real date, small
+ * enough that milliseconds fit in 64 bits. */
+#define TIME_MAX (INT64_MAX / 1000 - 1)
+
+static int time_ok(int64_t t)
+{
+	return t >= -TIME_MAX && t <= TIME_MAX;
+}
+
+/* A lease; `full`: all fields are checked (a PUT), else only what a
+ * DELETE uses (pool and address). */
+static void get_lease(struct rd *r, ipam_lease *l, int full)
 {
 	uint8_t a[16];
 	int family;
@@ -215,7 +227,11 @@ static void get_lease(struct rd *r, ipam_lease *l)
 		get_str(r, 1, l->attrs[i].key, sizeof(l->attrs[i].key));
 		get_str(r, 1, l->attrs[i].value, sizeof(l->attrs[i].value));
 	}
-	if (!r->bad && ipam__lease_check(l) < 0)
+	if (!r->bad && full &&
+	    (ipam__lease_check(l) < 0 || !time_ok(l->created) || !time_ok(l->updated) ||
+	     !time_ok(l->expires) || !time_ok(l->suspect_since)))
+		r->bad = 1;
+	if (!r->bad && !full && !l->pool[0])
 		r->bad = 1;
 }
 
@@ -230,7 +246,7 @@ static int parse_payload(struct rd *r, uint32_t type, enum ipam__ff_kind kind, s
 {
 	if (kind == IPAM__FF_SNAPSHOT && type == IPAM__FF_LEASE) {
 		ipam_lease l;
-		get_lease(r, &l);
+		get_lease(r, &l, 1);
 		if (r->bad || r->off != r->len)
 			return corrupt(off, "malformed lease");
 		return h->lease ? h->lease(h->ud, &l) : 0;
@@ -261,7 +277,7 @@ static int parse_payload(struct rd *r, uint32_t type, enum ipam__ff_kind kind, s
 			if (ops[i].kind != IPAM_OP_PUT && ops[i].kind != IPAM_OP_DELETE)
 				r->bad = 1;
 			ops[i].flags = 0;
-			get_lease(r, &ops[i].lease);
+			get_lease(r, &ops[i].lease, ops[i].kind == IPAM_OP_PUT);
 		}
 		if (r->bad || r->off != r->len)
 			e = corrupt(off, "malformed commit");
