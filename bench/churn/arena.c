@@ -59,9 +59,9 @@ struct arena *arena_new(const struct config *c)
 	a->npods = c->pods;
 	a->qcap = qcap;
 	a->latcap = latcap;
-	a->pods = (struct pod *)((char *)m + off_pods);
-	a->queue = (struct job *)((char *)m + off_queue);
-	a->lat = (double *)((char *)m + off_lat);
+	a->pods = (void *)((char *)m + off_pods); /* offsets are aligned above */
+	a->queue = (void *)((char *)m + off_queue);
+	a->lat = (void *)((char *)m + off_lat);
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
 	pthread_mutex_init(&a->mu, &ma);
