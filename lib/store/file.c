@@ -396,16 +396,17 @@ static int load_all(struct filestore *fs, struct fset *s)
 	return catch_up(fs, s, 1);
 }
 
-/* Has NAME.log been replaced (compaction by another process)? */
+/* Has NAME.log been replaced (compaction by another process)? Compaction
+ * renames a new log over it, which drops the old inode's last link: one
+ * fstat on our descriptor tells, without a path lookup. */
 static int log_replaced(struct filestore *fs, struct fset *s)
 {
-	char file[FNAME_MAX];
 	struct stat st;
 
-	snprintf(file, sizeof(file), "%s.log", s->name);
-	if (fstatat(fs->dirfd, file, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	(void)fs;
+	if (fstat(s->log_fd, &st) < 0)
 		return 1;
-	return st.st_ino != s->log_ino || st.st_dev != s->log_dev;
+	return st.st_nlink == 0;
 }
 
 /* With the exclusive lock: make the view current, reloading if needed. */
@@ -637,7 +638,7 @@ static int file_refresh(ipam_store *st, ipam_view *v)
 	 * replaced. The in-process mutex guards our own fields and fds. */
 	pthread_mutex_lock(&s->mu);
 	if (!s->broken && fstat(s->log_fd, &stl) == 0 && (uint64_t)stl.st_size == s->applied &&
-	    !log_replaced(fs, s)) {
+	    stl.st_nlink > 0) {
 		pthread_mutex_unlock(&s->mu);
 		return 0;
 	}
