@@ -79,6 +79,9 @@ void ipam__view_unlink(ipam_view *v, struct ipam__rec *r);
  * -EBADMSG with the finding recorded. */
 int ipam__view_verify(ipam_view *v);
 
+/* Add one validated record while loading a snapshot (write lock held). */
+int ipam__view_load_one(ipam_view *v, const ipam_lease *l, unsigned pool, uint64_t rev);
+
 /* Empty the view (write lock held), as if just made: for a full reload.
  * -ENOMEM leaves it unchanged. */
 int ipam__view_reset(ipam_view *v);

@@ -184,6 +184,8 @@ struct load_ctx {
 	const char *file;
 	uint64_t snap_rev;
 	uint64_t count;
+	char last_pool[64]; /* consecutive leases are mostly of one pool */
+	int last_index;
 };
 
 static int apply_ops(ipam_view *v, const ipam_op *ops, unsigned nops, int64_t now_ms,
@@ -227,15 +229,18 @@ out:
 static int on_lease(void *ud, const ipam_lease *l)
 {
 	struct load_ctx *lc = ud;
-	ipam_op op;
 
-	op.kind = IPAM_OP_PUT;
-	op.pool = 0;
-	op.flags = 0;
-	op.lease = *l;
 	lc->count++;
-	return apply_ops(lc->view, &op, 1, l->updated * 1000 /* bounded by the decoder */, lc->snap_rev,
-			 IPAM_OP_F_KEEP_GENERATION);
+	if (lc->last_index < 0 || strcmp(lc->last_pool, l->pool) != 0) {
+		lc->last_index = ipam__view_pool_index(lc->view, l->pool);
+		if (lc->last_index < 0)
+			return ipam__fail(-EINVAL, "file", l->pool,
+					  "the store has leases in pool %s, which the pool set no longer defines",
+					  l->pool);
+		memcpy(lc->last_pool, l->pool, sizeof(lc->last_pool));
+	}
+	/* The whole snapshot loads under one write lock (see load_all). */
+	return ipam__view_load_one(lc->view, l, (unsigned)lc->last_index, lc->snap_rev);
 }
 
 static int on_end(void *ud, uint64_t count, uint64_t rev)
@@ -263,7 +268,7 @@ static int on_commit(void *ud, uint64_t rev, int64_t now_ms, const ipam_op *ops,
  * (exclusive lock held) a torn last record is cut off. */
 static int catch_up(struct filestore *fs, struct fset *s, int repair)
 {
-	struct load_ctx lc = { s->view, NULL, 0, 0 };
+	struct load_ctx lc = { s->view, NULL, 0, 0, "", -1 };
 	struct ipam__ff_handler h = { &lc, NULL, on_commit, NULL };
 	struct ipam__ff_result res;
 	char file[FNAME_MAX];
@@ -343,7 +348,7 @@ static int open_log(struct filestore *fs, struct fset *s, uint64_t snap_rev)
 static int load_all(struct filestore *fs, struct fset *s)
 {
 	char file[FNAME_MAX];
-	struct load_ctx lc = { s->view, file, 0, 0 };
+	struct load_ctx lc = { s->view, file, 0, 0, "", -1 };
 	struct ipam__ff_handler h = { &lc, on_lease, NULL, on_end };
 	struct ipam__ff_result res;
 	uint8_t *buf = NULL;
@@ -374,7 +379,13 @@ static int load_all(struct filestore *fs, struct fset *s)
 				   IPAM__FF_SNAPSHOT, &(struct ipam__ff_handler){ 0 }, &res);
 		if (r == 0) {
 			lc.snap_rev = res.header_revision;
+			/* Size the hash chains once: a lease record is at least
+			 * ~90 bytes on disk, so this never undershoots by much. */
+			ipam_view_lock(s->view);
+			for (int k = 0; k < IPAM__NLINKS; k++)
+				(void)ipam__view_reserve(s->view, k, len / 160);
 			r = ipam__ff_parse(buf, len, IPAM__FF_SNAPSHOT, &h, &res);
+			ipam_view_unlock(s->view);
 		}
 		ipam__release(buf, len);
 		if (r == 0 && (res.torn || !res.ended))
