@@ -217,9 +217,7 @@ static int apply_ops(ipam_view *v, const ipam_op *ops, unsigned nops, int64_t no
 	txn.ops = copy;
 	txn.nops = nops;
 	txn.now_ms = now_ms;
-	ipam_view_lock(v);
-	r = ipam_view_apply(v, &txn, rev);
-	ipam_view_unlock(v);
+	r = ipam_view_apply(v, &txn, rev); /* the caller holds the write lock */
 out:
 	if (copy != stack)
 		ipam__release(copy, nops * sizeof(*copy));
@@ -283,12 +281,18 @@ static int catch_up(struct filestore *fs, struct fset *s, int repair)
 		r = read_tail(s->log_fd, 0, &buf, &len);
 		if (r < 0)
 			return errno_fail(-r, "read", file);
+		ipam_view_lock(s->view);
+		for (int k = 0; k < IPAM__NLINKS; k++) /* size the chains once */
+			(void)ipam__view_reserve(s->view, k, len / 200);
 		r = ipam__ff_parse(buf, len, IPAM__FF_LOG, &h, &res);
+		ipam_view_unlock(s->view);
 	} else { /* only what was appended since */
 		r = read_tail(s->log_fd, s->applied, &buf, &len);
 		if (r < 0)
 			return errno_fail(-r, "read", file);
+		ipam_view_lock(s->view);
 		r = ipam__ff_parse_records(buf, len, IPAM__FF_LOG, s->applied, &h, &res);
+		ipam_view_unlock(s->view);
 		if (len == 0)
 			res.good_end = s->applied;
 	}
@@ -407,28 +411,22 @@ static int load_all(struct filestore *fs, struct fset *s)
 	return catch_up(fs, s, 1);
 }
 
-/* Has NAME.log been replaced (compaction by another process)? Compaction
- * renames a new log over it, which drops the old inode's last link: one
- * fstat on our descriptor tells, without a path lookup. */
-static int log_replaced(struct filestore *fs, struct fset *s)
-{
-	struct stat st;
-
-	(void)fs;
-	if (fstat(s->log_fd, &st) < 0)
-		return 1;
-	return st.st_nlink == 0;
-}
-
 /* With the exclusive lock: make the view current, reloading if needed. */
 static int make_current(struct filestore *fs, struct fset *s)
 {
-	if (s->broken || log_replaced(fs, s)) {
+	struct stat st;
+
+	/* One fstat answers both questions: replaced by a compaction in
+	 * another process (renaming a new log over ours leaves our inode
+	 * with no link) and anything appended since we last looked. */
+	if (s->broken || fstat(s->log_fd, &st) < 0 || st.st_nlink == 0) {
 		int r = load_all(fs, s);
 		if (r == 0)
 			s->broken = 0;
 		return r;
 	}
+	if ((uint64_t)st.st_size == s->applied)
+		return 0;
 	return catch_up(fs, s, 1);
 }
 
