@@ -19,6 +19,11 @@
 
 #include "testutil.h"
 
+/* Built with the example store of examples/journal-store.c (ctx-journal). */
+#ifdef IPAM_TEST_JOURNAL_STORE
+#include "journal-store.h"
+#endif
+
 static int64_t fx_now_ms = 1800000000000; /* a fixed, settable clock */
 
 static inline int64_t fx_clock(void *ud)
@@ -89,9 +94,11 @@ static inline void fx_tmpdir(char *buf, size_t size)
 static char fx_dirs[FX_MAX_DIRS][256];
 static int fx_ndirs;
 
-/* A store of the kind IPAM_TEST_STORE names: "memory" (default) or
+/* A store of the kind IPAM_TEST_STORE names: "memory" (default),
  * "file" (a new directory, durability none: the contract, not the disk,
- * is under test here; the file suite covers syncing). */
+ * is under test here; the file suite covers syncing) or "journal" (the
+ * embedder's store of examples/journal-store.c, journal in a new directory;
+ * only in executables built with IPAM_TEST_JOURNAL_STORE). */
 static inline ipam_store *fx_store(void)
 {
 	ipam_store *st = NULL;
@@ -108,6 +115,14 @@ static inline ipam_store *fx_store(void)
 		ck_assert_msg(ipam_store_file_new(&st, fx_dirs[fx_ndirs], &o) == 0, "%s",
 			      ipam_last_error_message());
 		fx_ndirs++;
+#ifdef IPAM_TEST_JOURNAL_STORE
+	} else if (strcmp(kind, "journal") == 0) {
+		char path[300];
+		ck_assert_int_lt(fx_ndirs, FX_MAX_DIRS);
+		fx_tmpdir(fx_dirs[fx_ndirs], sizeof(fx_dirs[0]));
+		snprintf(path, sizeof(path), "%s/journal", fx_dirs[fx_ndirs++]);
+		ck_assert_int_eq(journal_store_new(&st, path), 0);
+#endif
 	} else {
 		ck_abort_msg("unknown IPAM_TEST_STORE %s", kind);
 	}

@@ -259,7 +259,9 @@ static int on_commit(void *ud, uint64_t rev, int64_t now_ms, const ipam_op *ops,
 
 	if (rev <= ipam_view_revision(lc->view))
 		return 0; /* already in the snapshot (a crash during compaction) */
-	return apply_ops(lc->view, ops, nops, now_ms, rev, 0);
+	/* Records carry their generation (the commit's revision, or the one
+	 * a KEEP_GENERATION change set gave them): keep it. */
+	return apply_ops(lc->view, ops, nops, now_ms, rev, IPAM_OP_F_KEEP_GENERATION);
 }
 
 /* Parse the log from s->applied to its end into the view. With `repair`
