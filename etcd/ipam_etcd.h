@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef IPAM_ETCD_H
+#define IPAM_ETCD_H
+
+/*
+ * The etcd store: many nodes share pool sets through an etcd v3 cluster,
+ * installed as <ipam/etcd.h> and built as the separate static library
+ * ipam_etcd (it needs libcurl and jansson; the core libipam does not). It
+ * uses only libipam's public API, so a program links it with either the
+ * shared or the static libipam.
+ *
+ * It talks to etcd's JSON gateway (POST /v3/kv/range, /v3/kv/txn,
+ * /v3/auth/authenticate) over HTTP or HTTPS, with connections kept and
+ * reused. Key layout: docs/etcd-layout.md. In short, each pool is split
+ * into blocks of block_size consecutive addresses, one key per block holding
+ * the lease records of that block, plus one owner index key per bound lease.
+ * A commit is one etcd transaction whose compares are the mod_revisions of
+ * exactly the block keys it touches (and the state of the owner keys), so
+ * two writers in different blocks never conflict. The generation of a lease
+ * is the etcd revision of the commit that wrote it.
+ *
+ * With options.coarse every pool is one key holding all its leases, and
+ * every commit compares that key: the shape of Spiderpool's and Whereabouts'
+ * pool objects, kept for comparison (bench/bench_etcd.c). One prefix holds
+ * one mode: a pool set written in one mode is refused in the other.
+ *
+ * Errors: etcd unreachable at every endpoint (connection refused, timeout)
+ * -> -EAGAIN ("etcd at ... unreachable: try again later"), and nothing was
+ * written; a TLS certificate the client rejects, or a wrong user or password
+ * -> -EACCES; a value under the prefix that does not parse -> -EBADMSG
+ * naming its key; a change set needing more than 128 compares or 128 writes
+ * (etcd's default --max-txn-ops) -> -E2BIG. The detail of the last failure
+ * of this library on the calling thread: ipam_etcd_last_error_message().
+ *
+ * Threads: one store may serve many threads. Commits and refreshes of one
+ * pool set are serialised by the store (they hold a per-set mutex across
+ * the round trip to etcd); give each thread its own store handle for
+ * parallel commits to one set. Readers of the view never wait for etcd.
+ *
+ * Memory: this library uses the C library's malloc (as jansson and libcurl
+ * do), not libipam's allocator.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ipam/error.h>
+#include <ipam/store.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IPAM_ETCD_BLOCK_MIN 64
+#define IPAM_ETCD_BLOCK_MAX 256
+#define IPAM_ETCD_BLOCK_DEFAULT 128
+#define IPAM_ETCD_MAX_TXN_OPS 128 /* etcd's default --max-txn-ops */
+
+typedef struct ipam_etcd_options {
+	size_t size; /* sizeof(ipam_etcd_options) */
+	/* Comma-separated client URLs, tried in order with failover:
+	 * "http://10.0.0.1:2379,http://10.0.0.2:2379". Required. */
+	const char *endpoints;
+	/* Key prefix (default "/ipam"); a trailing '/' is ignored. */
+	const char *prefix;
+	/* Addresses per block key: 64, 128 (default, 0 selects it) or 256. */
+	unsigned block_size;
+	/* One key per pool instead of blocks (see above). */
+	int coarse;
+	/* TLS: CA bundle to verify the servers, client certificate and key
+	 * (PEM files). NULL: system CAs, no client certificate. */
+	const char *ca_file;
+	const char *cert_file;
+	const char *key_file;
+	/* etcd authentication (user and password), or NULL. */
+	const char *user;
+	const char *password;
+	/* Per endpoint: connect timeout (default 1000 ms) and whole-request
+	 * timeout (default 5000 ms). */
+	unsigned connect_timeout_ms;
+	unsigned request_timeout_ms;
+	/* Optional reports (failover to another endpoint, re-authentication).
+	 * Called from the thread making the call, never with a lock held. */
+	void (*log)(void *ud, int level, const char *msg);
+	void *log_ud;
+} ipam_etcd_options;
+
+/* Fill *o with the defaults (size included; endpoints NULL). */
+void ipam_etcd_options_init(ipam_etcd_options *o);
+
+/* A store over the etcd cluster at opts->endpoints. Nothing is contacted
+ * until a pool set is attached. -EINVAL for bad options (message in
+ * ipam_etcd_last_error_message()). Free it with ipam_store_free(). */
+int ipam_store_etcd_new(ipam_store **out, const ipam_etcd_options *opts);
+
+typedef struct ipam_etcd_stats {
+	uint64_t requests;       /* HTTP requests answered */
+	uint64_t failovers;      /* requests moved to another endpoint */
+	uint64_t txns;           /* transactions that succeeded */
+	uint64_t txn_conflicts;  /* transactions whose compares failed */
+	uint64_t unreachable;    /* calls that found no endpoint answering */
+	uint64_t refreshed_keys; /* changed keys read by refreshes */
+} ipam_etcd_stats;
+
+/* Counters since the store was made. -ENOTSUP if st is not an etcd store. */
+int ipam_etcd_stats_get(ipam_store *st, ipam_etcd_stats *out);
+
+/* The calling thread's last failure in this library (as ipam_last_error()
+ * does for libipam). */
+int ipam_etcd_last_error(ipam_error_info *out);
+const char *ipam_etcd_last_error_message(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IPAM_ETCD_H */
