@@ -19,6 +19,10 @@
 
 #include "testutil.h"
 
+#ifdef IPAM_TEST_HAVE_ETCD
+#include "etcd/etcd_fixture.h"
+#endif
+
 /* Built with the example store of examples/journal-store.c (ctx-journal). */
 #ifdef IPAM_TEST_JOURNAL_STORE
 #include "journal-store.h"
@@ -115,6 +119,12 @@ static inline ipam_store *fx_store(void)
 		ck_assert_msg(ipam_store_file_new(&st, fx_dirs[fx_ndirs], &o) == 0, "%s",
 			      ipam_last_error_message());
 		fx_ndirs++;
+	} else if (strcmp(kind, "etcd") == 0) {
+#ifdef IPAM_TEST_HAVE_ETCD
+		st = fx_etcd_store();
+#else
+		ck_abort_msg("this test was built without the etcd store");
+#endif
 #ifdef IPAM_TEST_JOURNAL_STORE
 	} else if (strcmp(kind, "journal") == 0) {
 		char path[300];
