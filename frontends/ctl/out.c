@@ -14,6 +14,7 @@
 
 #include "ctl.h"
 
+static void verr(int r, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void verr(int r, const char *fmt, va_list ap)
 {
 	fputs("ipamctl: ", stderr);
