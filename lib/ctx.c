@@ -10,6 +10,8 @@
 
 #include "ctx_internal.h"
 
+static uint64_t next_random(ipam_ctx *ctx);
+
 IPAM_EXPORT void ipam_ctx_options_init(ipam_ctx_options *o)
 {
 	if (!o)
@@ -91,6 +93,20 @@ IPAM_EXPORT int ipam_ctx_add_poolset(ipam_ctx *ctx, ipam_poolset *set)
 		return ipam__fail(-E2BIG, "poolset", NULL, "at most %d pool sets", IPAM__CTX_MAX_SETS);
 	}
 	r = ipam__store_attach(ctx->store, set, &view);
+	if (r == 0 && ctx->opt.spread) {
+		/* A per-client starting point, drawn from this context's seed. */
+		for (unsigned i = 0; i < view->npools; i++) {
+			struct ipam__pool_state *ps = &view->pools[i];
+			struct ipam__index_counts c;
+			uint64_t x = next_random(ctx);
+			ipam__view_rdlock(view);
+			ipam__index_counts(ps->idx, &c);
+			ipam__view_rdunlock(view);
+			pthread_mutex_lock(&ps->cursor_lock);
+			ps->cursor = c.total ? (((ipam__u128)x << 64) | next_random(ctx)) % c.total : 0;
+			pthread_mutex_unlock(&ps->cursor_lock);
+		}
+	}
 	if (r == 0) {
 		ctx->sets[n].set = set;
 		ctx->sets[n].view = view;

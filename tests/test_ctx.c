@@ -405,6 +405,30 @@ START_TEST(coarse_mode)
 }
 END_TEST
 
+/* spread: each context starts its next-fit cursor somewhere else. */
+START_TEST(spread_start)
+{
+	int at_first = 0;
+	for (int i = 0; i < 4; i++) {
+		ipam_store *s2 = fx_store();
+		ipam_ctx_options o;
+		ipam_ctx *c = NULL;
+		ipam_lease l;
+		ipam_ctx_options_init(&o);
+		o.spread = 1;
+		ck_assert_int_eq(ipam_ctx_new(&c, s2, &o), 0);
+		fx_add_set(c, "big", fx_pool("v4", "10.60.0.0/16", NULL, NULL), NULL);
+		ipam_request r = fx_req("big", "ns/a", "c1");
+		unsigned n = 1;
+		ck_assert_int_eq(ipam_allocate(c, &r, &l, &n), 0);
+		at_first += l.addr.lo == 0x0a3c0001u;
+		ipam_ctx_free(c);
+		ipam_store_free(s2);
+	}
+	ck_assert_int_lt(at_first, 4); /* without spread all four take 10.60.0.1 */
+}
+END_TEST
+
 /* Random operations against a trivial model: owner -> address per pool. */
 START_TEST(model_random)
 {
@@ -490,6 +514,7 @@ int main(void)
 	tcase_add_test(tc, renew_ttl_and_attrs);
 	tcase_add_test(tc, lookups_and_iteration);
 	tcase_add_test(tc, coarse_mode);
+	tcase_add_test(tc, spread_start);
 	tcase_add_test(tc, model_random);
 	tcase_add_test(tc, model_detects_fault);
 	suite_add_tcase(s, tc);

@@ -52,6 +52,12 @@ typedef struct ipam_ctx_options {
 	void *log_ud;
 	/* Node name recorded in leases when a request gives none. */
 	const char *node;
+	/* Start each pool's next-fit cursor at a random position when a pool
+	 * set is added, instead of at the first address: many clients of one
+	 * shared store (processes or nodes on etcd) then decide in different
+	 * parts of a pool and rarely meet. Off by default, so a fresh
+	 * process allocates in order, as host-local does. */
+	int spread;
 } ipam_ctx_options;
 
 /* Fill *o with the defaults (size included). */
