@@ -187,7 +187,7 @@ static int parse_number(const char *name, const char *v, uint64_t max, uint64_t 
 
 static int take_opt(ctl_args *a, int c, const char *v)
 {
-	uint64_t u;
+	uint64_t u = 0;
 	int r = 0;
 
 	switch (c) {

@@ -86,7 +86,8 @@ int ctl_poolset_from_config(json_t *conf, ipam_poolset **out, char *store_hint, 
 	if (rc < 0)
 		return rc;
 	if (store_hint && hn)
-		snprintf(store_hint, hn, "%s:%s", c->store_type, c->store_dir);
+		if (snprintf(store_hint, hn, "%s:%s", c->store_type, c->store_dir) < 0)
+			store_hint[0] = '\0'; /* a hint only: truncation is harmless */
 	*out = ipam_netconf_take_set(c);
 	ipam_netconf_free(c);
 	return 0;
