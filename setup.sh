@@ -141,6 +141,9 @@ test)
 	rm -f "$here/.test-totals"
 	build_plain
 	run_suite build "plain build"
+	# The main job's build (gcc -O3) must compile cleanly too: -O3 sees
+	# warnings -O2 does not.
+	build_release
 	build_asan
 	run_suite build-asan "ASan+UBSan build" IPAM_TEST_QUICK=1 \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
