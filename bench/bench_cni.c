@@ -143,9 +143,9 @@ int main(int argc, char **argv)
 	const char *names[2] = { "ipam-cni", "host-local" };
 	int n = argc > 3 ? atoi(argv[3]) : 1000;
 	static const struct { const char *label, *ranges; } fam[2] = {
-		{ "IPv4", "[[{\"subnet\":\"10.66.0.0/22\",\"rangeStart\":\"10.66.0.1\",\"rangeEnd\":\"10.66.3.232\"}]]" },
-		{ "dual-stack", "[[{\"subnet\":\"10.66.0.0/22\",\"rangeStart\":\"10.66.0.1\",\"rangeEnd\":\"10.66.3.232\"}],"
-				"[{\"subnet\":\"fd66::/118\",\"rangeStart\":\"fd66::1\",\"rangeEnd\":\"fd66::3e8\"}]]" },
+		{ "IPv4", "[[{\"subnet\":\"10.66.0.0/22\",\"rangeStart\":\"10.66.0.2\",\"rangeEnd\":\"10.66.3.233\"}]]" },
+		{ "dual-stack", "[[{\"subnet\":\"10.66.0.0/22\",\"rangeStart\":\"10.66.0.2\",\"rangeEnd\":\"10.66.3.233\"}],"
+				"[{\"subnet\":\"fd66::/118\",\"rangeStart\":\"fd66::2\",\"rangeEnd\":\"fd66::3e9\"}]]" },
 	};
 	char tmpl[] = "/tmp/bench-cni-XXXXXX";
 	const char *base = mkdtemp(tmpl);
