@@ -77,6 +77,9 @@ void ipam_etcd__kvs_free(struct ipam_etcd__kvs *k);
  * mod_revision >= min_mod_rev (0: all). */
 int ipam_etcd__range(ipam_etcd__client *c, const char *key, const char *range_end,
 		     int64_t min_mod_rev, struct ipam_etcd__kvs *out);
+/* As ipam_etcd__range(); keys_only leaves every value empty. */
+int ipam_etcd__range_ex(ipam_etcd__client *c, const char *key, const char *range_end,
+			int64_t min_mod_rev, int keys_only, struct ipam_etcd__kvs *out);
 /* The smallest key after every key starting with prefix (malloc'ed). */
 char *ipam_etcd__prefix_end(const char *prefix);
 
@@ -187,6 +190,8 @@ struct ipam_etcd__store {
 	unsigned nsets;
 };
 
+/* 1 if st is an etcd store (of this library). */
+int ipam_etcd__is_store(const ipam_store *st);
 struct ipam_etcd__set *ipam_etcd__find_set(struct ipam_etcd__store *es, const ipam_view *v);
 int ipam_etcd__commit(ipam_store *st, ipam_view *v, const ipam_txn *txn, uint64_t *rev);
 

@@ -82,6 +82,12 @@ static int kv_from_json(json_t *j, struct ipam_etcd__kv *kv)
 int ipam_etcd__range(ipam_etcd__client *c, const char *key, const char *range_end,
 		     int64_t min_mod_rev, struct ipam_etcd__kvs *out)
 {
+	return ipam_etcd__range_ex(c, key, range_end, min_mod_rev, 0, out);
+}
+
+int ipam_etcd__range_ex(ipam_etcd__client *c, const char *key, const char *range_end,
+			int64_t min_mod_rev, int keys_only, struct ipam_etcd__kvs *out)
+{
 	json_t *body = json_object(), *resp = NULL, *kvs;
 	int r;
 
@@ -93,6 +99,8 @@ int ipam_etcd__range(ipam_etcd__client *c, const char *key, const char *range_en
 		json_object_set_new(body, "range_end", b64_string(range_end, strlen(range_end)));
 	if (min_mod_rev > 0)
 		json_object_set_new(body, "min_mod_revision", i64_string(min_mod_rev));
+	if (keys_only)
+		json_object_set_new(body, "keys_only", json_true());
 	r = ipam_etcd__call(c, "/v3/kv/range", body, &resp);
 	json_decref(body);
 	if (r < 0)

@@ -265,6 +265,11 @@ int ipam_store_etcd_new(ipam_store **out, const ipam_etcd_options *opts)
 	return 0;
 }
 
+int ipam_etcd__is_store(const ipam_store *st)
+{
+	return st && st->ops == &etcd_store_ops;
+}
+
 int ipam_etcd_stats_get(ipam_store *st, ipam_etcd_stats *out)
 {
 	struct ipam_etcd__counters *c;

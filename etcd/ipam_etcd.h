@@ -105,6 +105,51 @@ typedef struct ipam_etcd_stats {
 /* Counters since the store was made. -ENOTSUP if st is not an etcd store. */
 int ipam_etcd_stats_get(ipam_store *st, ipam_etcd_stats *out);
 
+/*
+ * Raw keys under the store's prefix, for what the store itself does not
+ * manage: a front end's pool set definitions ("<set>/definition", see
+ * docs/etcd-layout.md) and tools that inspect the layout (ipamctl check
+ * lists "<set>/owners/"). Keys are given and returned relative to the
+ * prefix and its '/': key "net/definition" is "<prefix>/net/definition" in
+ * etcd. A key must be non-empty and must not start with '/'.
+ *
+ * Writing a set's "layout", "blocks/", "pools/" or "owners/" keys bypasses
+ * every check of the store (a wrong value makes attach fail with -EBADMSG
+ * or leaves an orphan owner key): only repair tools and tests should.
+ * Errors as for the store (-EAGAIN unreachable, -EACCES, -EIO); -ENOTSUP if
+ * st is not an etcd store; -EINVAL for a bad key.
+ */
+typedef struct ipam_etcd_kv {
+	char *key;            /* relative to the prefix, NUL-terminated */
+	char *value;          /* NUL-terminated (not counted in value_len); "" with keys only */
+	size_t value_len;
+	int64_t mod_revision; /* the etcd revision that last wrote the key */
+} ipam_etcd_kv;
+
+/* ipam_etcd_list() flag: leave every value empty (etcd sends keys only). */
+#define IPAM_ETCD_KEYS_ONLY 1u
+
+/* The value of key: 0 with *value malloc'ed (NUL-terminated; free() it)
+ * and *len / *mod_revision set (either may be NULL), or -ENOENT if the key
+ * does not exist. */
+int ipam_etcd_get(ipam_store *st, const char *key, char **value, size_t *len,
+		  int64_t *mod_revision);
+
+/* Put key = value[0..len). */
+int ipam_etcd_put(ipam_store *st, const char *key, const void *value, size_t len);
+
+/* Delete key (0 whether or not it existed). */
+int ipam_etcd_delete(ipam_store *st, const char *key);
+
+/* Every key that starts with key_prefix ("" or NULL: every key under the
+ * store's prefix), in key order: *out (free with ipam_etcd_kv_free()) and
+ * *n. flags: 0 or IPAM_ETCD_KEYS_ONLY. */
+int ipam_etcd_list(ipam_store *st, const char *key_prefix, unsigned flags, ipam_etcd_kv **out,
+		   size_t *n);
+
+/* Free what ipam_etcd_list() returned. Accepts NULL. */
+void ipam_etcd_kv_free(ipam_etcd_kv *kv, size_t n);
+
 /* The calling thread's last failure in this library (as ipam_last_error()
  * does for libipam). */
 int ipam_etcd_last_error(ipam_error_info *out);

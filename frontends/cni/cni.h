@@ -77,6 +77,17 @@ typedef struct cni_call {
 	cni_args args;
 } cni_call;
 
+/* The store of ipam.store (cni_store.c): file, or etcd when built with it
+ * (else code 2). */
+int cni_store_is_etcd(const ipam_netconf *c);
+int cni_store_open(const ipam_netconf *c, ipam_store **out, ipam_netconf_error *err);
+/* The normalised definition: <dir>/<name>.conf.json (file) or
+ * <prefix>/<name>/definition (etcd), written when it changed. */
+int cni_store_save_definition(ipam_store *st, const ipam_netconf *c, const ipam_poolset *set,
+			      ipam_netconf_error *err);
+/* The store library's own message about failure r ("" if none). */
+const char *cni_store_detail(const ipam_netconf *c, int r);
+
 /* The verbs. ADD sets *result (the JSON to print); the others print
  * nothing on success. */
 int cni_cmd_add(cni_call *call, json_t **result, ipam_netconf_error *err);

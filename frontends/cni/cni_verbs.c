@@ -22,15 +22,21 @@
 #include "cni.h"
 
 typedef struct cni_session {
+	const ipam_netconf *conf;
 	ipam_store *store;
 	ipam_ctx *ctx;
 	const ipam_poolset *set;
 	char node[IPAM_NODE_MAX + 1];
 } cni_session;
 
-/* A libipam code as a CNI error (the library's message included). */
+/* The configuration of the one session a process has (for lib_error). */
+static const ipam_netconf *session_conf;
+
+/* A libipam code as a CNI error (the library's message included, and the
+ * store's when it has one: the etcd store records its own). */
 static int lib_error(ipam_netconf_error *err, int r, const char *what)
 {
+	const char *detail = cni_store_detail(session_conf, r);
 	int code;
 
 	switch (-r) {
@@ -42,10 +48,10 @@ static int lib_error(ipam_netconf_error *err, int r, const char *what)
 	case EINVAL: case E2BIG: code = IPAM_CNI_ERR_CONFIG; break;
 	default: code = IPAM_CNI_ERR_INTERNAL; break;
 	}
-	return ipam_netconf_fail(err, code, "", "%s: %s (%s)", what,
+	return ipam_netconf_fail(err, code, "", "%s: %s (%s)%s%s", what,
 				 *ipam_last_error_message() ? ipam_last_error_message()
 							    : ipam_strerror(r),
-				 ipam_errname(r));
+				 ipam_errname(r), *detail ? "; store: " : "", detail);
 }
 
 static void session_close(cni_session *s)
@@ -56,27 +62,23 @@ static void session_close(cni_session *s)
 
 static int session_open(cni_session *s, cni_call *call, ipam_netconf_error *err)
 {
-	ipam_file_store_options fo;
 	ipam_ctx_options co;
 	ipam_poolset *set;
 	int r;
 
 	memset(s, 0, sizeof(*s));
+	s->conf = session_conf = call->conf;
 	snprintf(s->node, sizeof(s->node), "%s", call->conf->node);
 	if (!s->node[0] && gethostname(s->node, sizeof(s->node) - 1) < 0)
 		snprintf(s->node, sizeof(s->node), "unknown");
 	s->node[sizeof(s->node) - 1] = 0;
-	ipam_file_store_options_init(&fo);
-	fo.durability = call->conf->durability;
-	r = ipam_store_file_new(&s->store, call->conf->store_dir, &fo);
-	if (r < 0) {
-		lib_error(err, r, "cannot open the store");
-		if (r != -ENOMEM)
-			err->code = IPAM_CNI_ERR_IO;
+	if (cni_store_open(call->conf, &s->store, err) < 0)
 		return -1;
-	}
 	ipam_ctx_options_init(&co);
 	co.node = s->node;
+	/* Many nodes share an etcd store: each process starts next-fit at
+	 * its own random place, so concurrent ADDs rarely meet in a block. */
+	co.spread = cni_store_is_etcd(call->conf);
 	r = ipam_ctx_new(&s->ctx, s->store, &co);
 	if (r < 0) {
 		session_close(s);
@@ -265,7 +267,7 @@ int cni_cmd_add(cni_call *call, json_t **result, ipam_netconf_error *err)
 	*result = NULL;
 	if (session_open(&s, call, err) < 0)
 		return -1;
-	r = ipam_netconf_save(call->conf, s.set, call->conf->store_dir, err);
+	r = cni_store_save_definition(s.store, call->conf, s.set, err);
 	if (!r)
 		r = allocate(&s, call, out, &n, err);
 	if (!r)
@@ -367,8 +369,34 @@ int cni_cmd_check(cni_call *call, ipam_netconf_error *err)
 	return r;
 }
 
+/* With the etcd store many nodes share a network, and a runtime's list
+ * names only its own node's attachments: leases recorded by another node
+ * are not judged (unknown: left as they are). */
+struct node_scope {
+	const ipam_gc_oracle *inner;
+	const char *node;
+};
+
+static int scoped_batch(void *ud, const ipam_lease *l, unsigned n, int *verdicts, int64_t now)
+{
+	const struct node_scope *ns = ud;
+	int r = 0;
+
+	if (ns->inner->judge_batch)
+		r = ns->inner->judge_batch(ns->inner->ud, l, n, verdicts, now);
+	for (unsigned i = 0; r == 0 && i < n; i++) {
+		if (strcmp(l[i].node, ns->node) != 0)
+			verdicts[i] = IPAM_GC_UNKNOWN;
+		else if (!ns->inner->judge_batch && (verdicts[i] = ns->inner->judge(ns->inner->ud, &l[i], now)) < 0)
+			r = verdicts[i];
+	}
+	return r;
+}
+
 int cni_cmd_gc(cni_call *call, ipam_netconf_error *err)
 {
+	struct node_scope ns;
+	ipam_gc_oracle scoped;
 	ipam_gc_oracle *oracle = NULL;
 	ipam_gc_policy pol;
 	cni_session s;
@@ -386,7 +414,16 @@ int cni_cmd_gc(cni_call *call, ipam_netconf_error *err)
 	pol.min_age = 0;
 	pol.two_observations = 0;
 	pol.grace = 0;
-	r = ipam_gc(s.ctx, call->conf->name, oracle, &pol, NULL);
+	memset(&scoped, 0, sizeof(scoped));
+	if (cni_store_is_etcd(call->conf)) {
+		ns.inner = oracle;
+		ns.node = s.node;
+		scoped.version = IPAM_GC_ORACLE_VERSION;
+		scoped.name = "cni-valid-attachments-of-this-node";
+		scoped.ud = &ns;
+		scoped.judge_batch = scoped_batch;
+	}
+	r = ipam_gc(s.ctx, call->conf->name, scoped.judge_batch ? &scoped : oracle, &pol, NULL);
 	r = r < 0 ? lib_error(err, r, "garbage collection failed") : 0;
 	session_close(&s);
 	ipam_gc_oracle_free(oracle);

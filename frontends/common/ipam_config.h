@@ -51,6 +51,14 @@ extern "C" {
 /* Where the file store lives when neither store.dir nor dataDir is given. */
 #define IPAM_NETCONF_DEFAULT_DIR "/var/lib/cni/ipam-cni"
 
+/* The etcd store (ipam.store.type "etcd"). */
+#define IPAM_NETCONF_ETCD_MAX_ENDPOINTS 16
+#define IPAM_NETCONF_ETCD_DEFAULT_PREFIX "/ipam"
+#define IPAM_NETCONF_ETCD_DEFAULT_TIMEOUT_MS 5000
+/* Key of a pool set's normalised definition, relative to the etcd prefix:
+ * "<set>/definition" (docs/etcd-layout.md). */
+#define IPAM_NETCONF_ETCD_DEFINITION "definition"
+
 /* Quarantine of a released address (seconds, soft) unless reuseDelay says. */
 #define IPAM_NETCONF_DEFAULT_REUSE_DELAY 60
 
@@ -102,9 +110,19 @@ typedef struct ipam_netconf {
 	unsigned ngroups;             /* range sets: one address each per ADD */
 	unsigned pool_group[IPAM_NETCONF_MAX_POOLS]; /* group of pool i */
 	/* store */
-	char store_type[16];          /* "file" */
-	char store_dir[PATH_MAX];     /* store.dir, else dataDir, else the default */
-	ipam_durability durability;
+	char store_type[16];          /* "file" or "etcd" */
+	char store_dir[PATH_MAX];     /* file: store.dir, else dataDir, else the default */
+	ipam_durability durability;   /* file */
+	struct ipam_netconf_etcd {    /* etcd (store_type "etcd") */
+		char endpoints[1024]; /* comma-separated URLs, as ipam_etcd_options wants */
+		char prefix[256];     /* "/ipam", without a trailing '/' */
+		unsigned block_size;  /* 64, 128 or 256 */
+		char ca_file[PATH_MAX], cert_file[PATH_MAX], key_file[PATH_MAX]; /* "" for none */
+		char username[128];   /* "" for no authentication */
+		char password[256];   /* given inline ("password"); never written back */
+		char password_file[PATH_MAX]; /* or read from this file at open */
+		unsigned timeout_ms;  /* whole-request timeout per endpoint */
+	} etcd;
 	/* result decoration */
 	char resolv_conf[PATH_MAX];   /* "" for none */
 	unsigned nroutes;
@@ -149,6 +167,21 @@ int ipam_netconf_pool_group(const ipam_netconf *c, const ipam_poolset *set, cons
  * taken (set != NULL overrides c->set). NULL on out of memory.
  */
 json_t *ipam_netconf_to_json(const ipam_netconf *c, const ipam_poolset *set);
+
+/*
+ * For the etcd store: the password (inline, or the first line of
+ * passwordFile) into buf. 0 ("" if no username), or -1 with err (code 5
+ * if the file cannot be read).
+ */
+int ipam_netconf_etcd_password(const struct ipam_netconf_etcd *e, char *buf, size_t size,
+			       ipam_netconf_error *err);
+
+/*
+ * The normalised definition as text (what ipam_netconf_save() writes, and
+ * what ipam-cni keeps under <prefix>/<set>/definition for the etcd store).
+ * malloc'ed, or NULL on out of memory.
+ */
+char *ipam_netconf_dump(const ipam_netconf *c, const ipam_poolset *set);
 
 /*
  * Write the normalised definition to <dir>/<name>.conf.json (0600, through

@@ -99,6 +99,38 @@ static json_t *routes_json(const ipam_netconf *c)
 static const char *const policy_names[] = { "next-fit", "lowest", "random" };
 static const char *const durability_names[] = { "fsync", "group", "none" };
 
+/* An inline etcd password is never written back: the definition is kept
+ * where other tools read it (next to the store, or in etcd itself). */
+static json_t *store_json(const ipam_netconf *c)
+{
+	json_t *st, *eps;
+	char list[sizeof(c->etcd.endpoints)], *save = NULL;
+
+	if (strcmp(c->store_type, "etcd") != 0)
+		return json_pack("{s:s, s:s, s:s}", "type", c->store_type, "dir", c->store_dir,
+				 "durability", durability_names[c->durability]);
+	eps = json_array();
+	snprintf(list, sizeof(list), "%s", c->etcd.endpoints);
+	for (char *t = strtok_r(list, ",", &save); eps && t; t = strtok_r(NULL, ",", &save))
+		json_array_append_new(eps, json_string(t));
+	st = json_pack("{s:s, s:o, s:s, s:i, s:i}", "type", "etcd", "endpoints", eps, "prefix",
+		       c->etcd.prefix, "blockSize", (int)c->etcd.block_size, "timeoutMs",
+		       (int)c->etcd.timeout_ms);
+	if (!st)
+		return NULL;
+	if (c->etcd.ca_file[0])
+		json_object_set_new(st, "caFile", json_string(c->etcd.ca_file));
+	if (c->etcd.cert_file[0])
+		json_object_set_new(st, "certFile", json_string(c->etcd.cert_file));
+	if (c->etcd.key_file[0])
+		json_object_set_new(st, "keyFile", json_string(c->etcd.key_file));
+	if (c->etcd.username[0])
+		json_object_set_new(st, "username", json_string(c->etcd.username));
+	if (c->etcd.password_file[0])
+		json_object_set_new(st, "passwordFile", json_string(c->etcd.password_file));
+	return st;
+}
+
 json_t *ipam_netconf_to_json(const ipam_netconf *c, const ipam_poolset *set)
 {
 	json_t *root, *ipam, *excl, *ranges;
@@ -120,9 +152,7 @@ json_t *ipam_netconf_to_json(const ipam_netconf *c, const ipam_poolset *set)
 	json_object_set_new(ipam, "routes", routes_json(c));
 	if (c->resolv_conf[0])
 		json_object_set_new(ipam, "resolvConf", json_string(c->resolv_conf));
-	json_object_set_new(ipam, "store",
-			    json_pack("{s:s, s:s, s:s}", "type", c->store_type, "dir", c->store_dir,
-				      "durability", durability_names[c->durability]));
+	json_object_set_new(ipam, "store", store_json(c));
 	json_object_set_new(ipam, "allocationPolicy", json_string(policy_names[c->policy]));
 	json_object_set_new(ipam, "reuseDelay", json_integer(c->reuse_delay));
 	json_object_set_new(ipam, "reuseDelayHard", json_boolean(c->reuse_hard));
@@ -210,19 +240,55 @@ static int write_atomic(const char *dir, const char *path, const char *text, siz
 	return 0;
 }
 
+char *ipam_netconf_dump(const ipam_netconf *c, const ipam_poolset *set)
+{
+	json_t *j = ipam_netconf_to_json(c, set);
+	char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+
+	json_decref(j);
+	return text;
+}
+
+int ipam_netconf_etcd_password(const struct ipam_netconf_etcd *e, char *buf, size_t size,
+			       ipam_netconf_error *err)
+{
+	FILE *f;
+	size_t n;
+
+	if (!size)
+		return -1;
+	buf[0] = '\0';
+	if (!e->username[0])
+		return 0;
+	if (!e->password_file[0]) {
+		snprintf(buf, size, "%s", e->password);
+		return 0;
+	}
+	f = fopen(e->password_file, "re");
+	if (!f)
+		return ipam_netconf_fail(err, IPAM_CNI_ERR_IO, "ipam.store.passwordFile",
+					 "cannot read ipam.store.passwordFile %.200s: %s",
+					 e->password_file, strerror(errno));
+	if (!fgets(buf, (int)size, f))
+		buf[0] = '\0';
+	fclose(f);
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	if (!n)
+		return ipam_netconf_fail(err, IPAM_CNI_ERR_IO, "ipam.store.passwordFile",
+					 "ipam.store.passwordFile %.200s is empty",
+					 e->password_file);
+	return 0;
+}
+
 int ipam_netconf_save(const ipam_netconf *c, const ipam_poolset *set, const char *dir,
 		      ipam_netconf_error *err)
 {
 	char path[PATH_MAX];
-	json_t *j = ipam_netconf_to_json(c, set);
-	char *text;
+	char *text = ipam_netconf_dump(c, set);
 	size_t len;
 	int r = 0;
 
-	if (!j)
-		return ipam_netconf_fail(err, IPAM_CNI_ERR_INTERNAL, "", "out of memory");
-	text = json_dumps(j, JSON_INDENT(2));
-	json_decref(j);
 	if (!text)
 		return ipam_netconf_fail(err, IPAM_CNI_ERR_INTERNAL, "", "out of memory");
 	len = strlen(text);

@@ -61,6 +61,187 @@ static int parse_routes(ipam_netconf *c, const json_t *ipam, ipam_netconf_error 
 	return 0;
 }
 
+/* ipam.store.endpoints: an array of URLs or one comma-separated string;
+ * each http:// or https://, without spaces or commas. */
+static int parse_endpoints(ipam_netconf *c, const json_t *st, ipam_netconf_error *err)
+{
+	static const char field[] = "ipam.store.endpoints";
+	const json_t *v = json_object_get(st, "endpoints");
+	char list[sizeof(c->etcd.endpoints)];
+	char *save = NULL, *tok;
+	size_t len = 0;
+	unsigned n = 0;
+
+	list[0] = '\0';
+	if (!v || json_is_null(v))
+		return ipam_netconf_fail(err, IPAM_CNI_ERR_CONFIG, field,
+					 "%s is missing: the etcd store needs its client URLs "
+					 "([\"http://127.0.0.1:2379\", ...] or a comma-separated "
+					 "string)", field);
+	if (json_is_string(v)) {
+		const char *s;
+		if (nc__get_string(st, "endpoints", field, 1, &s, err) < 0 ||
+		    nc__copy(list, sizeof(list), s, field, err) < 0)
+			return -1;
+	} else if (json_is_array(v)) {
+		size_t i;
+		json_t *e;
+		json_array_foreach(v, i, e) {
+			const char *s = json_string_value(e);
+			size_t l = s ? strlen(s) : 0;
+			if (!s || l != json_string_length(e) || strchr(s, ','))
+				return ipam_netconf_fail(err, IPAM_CNI_ERR_CONFIG, field,
+							 "%s[%zu] must be one URL (a string without "
+							 "commas)", field, i);
+			if (len + l + 2 > sizeof(list))
+				return ipam_netconf_fail(err, IPAM_CNI_ERR_CONFIG, field,
+							 "%s is too long (at most %zu bytes in all)",
+							 field, sizeof(list) - 1);
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", len ? "," : "", s);
+		}
+	} else {
+		return ipam_netconf_fail(err, IPAM_CNI_ERR_CONFIG, field,
+					 "%s must be an array of URLs or a comma-separated string",
+					 field);
+	}
+	/* Check each URL and rebuild the list without empty entries. */
+	len = 0;
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		const char *host;
+		if (strncmp(tok, "http://", 7) == 0)
+			host = tok + 7;
+		else if (strncmp(tok, "https://", 8) == 0)
+			host = tok + 8;
+		else
+			return ipam_netconf_fail(err, IPAM_CNI_ERR_CONFIG, field,
+						 "%s: \"%.200s\" is not an http:// or https:// URL",
+						 field, tok);
+		if (!*host || *host == '/')
+			return ipam_netconf_fail(err, IPAM_CNI_ERR_CONFIG, field,
+						 "%s: \"%.200s\" names no host", field, tok);
+		for (const char *p = tok; *p; p++)
+			if ((unsigned char)*p <= ' ' || *p == 0x7f)
+				return ipam_netconf_fail(err, IPAM_CNI_ERR_CONFIG, field,
+							 "%s: \"%.200s\" contains a space or a "
+							 "control character", field, tok);
+		if (++n > IPAM_NETCONF_ETCD_MAX_ENDPOINTS)
+			return ipam_netconf_fail(err, IPAM_CNI_ERR_CONFIG, field,
+						 "%s: more than %d endpoints", field,
+						 IPAM_NETCONF_ETCD_MAX_ENDPOINTS);
+		len += (size_t)snprintf(c->etcd.endpoints + len, sizeof(c->etcd.endpoints) - len,
+					"%s%s", len ? "," : "", tok);
+	}
+	if (!n)
+		return ipam_netconf_fail(err, IPAM_CNI_ERR_CONFIG, field, "%s names no endpoint",
+					 field);
+	return 0;
+}
+
+/* An optional absolute path into dst. */
+static int get_path(const json_t *st, const char *key, const char *field, char *dst, size_t size,
+		    ipam_netconf_error *err)
+{
+	const char *s;
+
+	if (nc__get_string(st, key, field, 0, &s, err) < 0)
+		return -1;
+	if (!s || !*s)
+		return 0;
+	if (s[0] != '/')
+		return ipam_netconf_fail(err, IPAM_CNI_ERR_CONFIG, field,
+					 "%s \"%.200s\" must be an absolute path", field, s);
+	return nc__copy(dst, size, s, field, err);
+}
+
+static int parse_etcd(ipam_netconf *c, const json_t *st, ipam_netconf_error *err)
+{
+	static const char *const file_only[] = { "dir", "durability" };
+	uint64_t u;
+	const char *s;
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(file_only) / sizeof(file_only[0]); i++)
+		if (json_object_get(st, file_only[i]))
+			return ipam_netconf_fail(err, IPAM_CNI_ERR_CONFIG, "ipam.store",
+						 "ipam.store.%s applies to the file store only; remove "
+						 "it with \"type\": \"etcd\"", file_only[i]);
+	if (parse_endpoints(c, st, err) < 0)
+		return -1;
+	if (nc__get_string(st, "prefix", "ipam.store.prefix", 0, &s, err) < 0)
+		return -1;
+	if (!s)
+		s = IPAM_NETCONF_ETCD_DEFAULT_PREFIX;
+	if (s[0] != '/')
+		return ipam_netconf_fail(err, IPAM_CNI_ERR_CONFIG, "ipam.store.prefix",
+					 "ipam.store.prefix \"%.200s\" must start with '/'", s);
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return ipam_netconf_fail(err, IPAM_CNI_ERR_CONFIG, "ipam.store.prefix",
+						 "ipam.store.prefix \"%.200s\" contains a space or a "
+						 "control character", s);
+	if (nc__copy(c->etcd.prefix, sizeof(c->etcd.prefix), s, "ipam.store.prefix", err) < 0)
+		return -1;
+	n = strlen(c->etcd.prefix);
+	while (n > 1 && c->etcd.prefix[n - 1] == '/')
+		c->etcd.prefix[--n] = '\0';
+	if (n == 1)
+		return ipam_netconf_fail(err, IPAM_CNI_ERR_CONFIG, "ipam.store.prefix",
+					 "ipam.store.prefix \"%.200s\" must name a directory below "
+					 "the root (e.g. \"/ipam\")", s);
+	u = 128;
+	if (nc__get_uint(st, "blockSize", "ipam.store.blockSize", 256, &u, err) < 0)
+		return -1;
+	if (u != 64 && u != 128 && u != 256)
+		return ipam_netconf_fail(err, IPAM_CNI_ERR_CONFIG, "ipam.store.blockSize",
+					 "ipam.store.blockSize %llu is not one of 64, 128, 256",
+					 (unsigned long long)u);
+	c->etcd.block_size = (unsigned)u;
+	if (get_path(st, "caFile", "ipam.store.caFile", c->etcd.ca_file, sizeof(c->etcd.ca_file),
+		     err) < 0 ||
+	    get_path(st, "certFile", "ipam.store.certFile", c->etcd.cert_file,
+		     sizeof(c->etcd.cert_file), err) < 0 ||
+	    get_path(st, "keyFile", "ipam.store.keyFile", c->etcd.key_file,
+		     sizeof(c->etcd.key_file), err) < 0 ||
+	    get_path(st, "passwordFile", "ipam.store.passwordFile", c->etcd.password_file,
+		     sizeof(c->etcd.password_file), err) < 0)
+		return -1;
+	if (!c->etcd.cert_file[0] != !c->etcd.key_file[0])
+		return ipam_netconf_fail(err, IPAM_CNI_ERR_CONFIG,
+					 c->etcd.cert_file[0] ? "ipam.store.keyFile"
+							      : "ipam.store.certFile",
+					 "ipam.store.certFile and ipam.store.keyFile go together: "
+					 "%s is missing",
+					 c->etcd.cert_file[0] ? "keyFile" : "certFile");
+	if (nc__get_string(st, "username", "ipam.store.username", 0, &s, err) < 0 ||
+	    (s && nc__copy(c->etcd.username, sizeof(c->etcd.username), s, "ipam.store.username",
+			   err) < 0))
+		return -1;
+	if (nc__get_string(st, "password", "ipam.store.password", 0, &s, err) < 0 ||
+	    (s && nc__copy(c->etcd.password, sizeof(c->etcd.password), s, "ipam.store.password",
+			   err) < 0))
+		return -1;
+	if (c->etcd.password[0] && c->etcd.password_file[0])
+		return ipam_netconf_fail(err, IPAM_CNI_ERR_CONFIG, "ipam.store.password",
+					 "ipam.store.password and ipam.store.passwordFile are "
+					 "exclusive: give one");
+	if (c->etcd.username[0] && !c->etcd.password[0] && !c->etcd.password_file[0])
+		return ipam_netconf_fail(err, IPAM_CNI_ERR_CONFIG, "ipam.store.password",
+					 "ipam.store.username needs ipam.store.password or "
+					 "ipam.store.passwordFile");
+	if (!c->etcd.username[0] && (c->etcd.password[0] || c->etcd.password_file[0]))
+		return ipam_netconf_fail(err, IPAM_CNI_ERR_CONFIG, "ipam.store.username",
+					 "ipam.store.username is missing: a password needs a user");
+	u = IPAM_NETCONF_ETCD_DEFAULT_TIMEOUT_MS;
+	if (nc__get_uint(st, "timeoutMs", "ipam.store.timeoutMs", 600000, &u, err) < 0)
+		return -1;
+	if (u < 100)
+		return ipam_netconf_fail(err, IPAM_CNI_ERR_CONFIG, "ipam.store.timeoutMs",
+					 "ipam.store.timeoutMs %llu is below 100 (milliseconds)",
+					 (unsigned long long)u);
+	c->etcd.timeout_ms = (unsigned)u;
+	return 0;
+}
+
 static int parse_store(ipam_netconf *c, const json_t *ipam, ipam_netconf_error *err)
 {
 	const json_t *st = json_object_get(ipam, "store");
@@ -81,17 +262,22 @@ static int parse_store(ipam_netconf *c, const json_t *ipam, ipam_netconf_error *
 		return 0;
 	if (!json_is_object(st))
 		return ipam_netconf_fail(err, IPAM_CNI_ERR_CONFIG, "ipam.store",
-					 "ipam.store must be an object {\"type\", \"dir\", "
-					 "\"durability\"}");
+					 "ipam.store must be an object {\"type\", ...}");
 	if (nc__get_string(st, "type", "ipam.store.type", 0, &s, err) < 0)
 		return -1;
+	if (s && strcmp(s, "etcd") == 0) {
+		snprintf(c->store_type, sizeof(c->store_type), "etcd");
+		return parse_etcd(c, st, err);
+	}
 	if (s && strcmp(s, "file") != 0) {
-		if (strcmp(s, "etcd") == 0 || strcmp(s, "memory") == 0)
+		if (strcmp(s, "memory") == 0)
 			return ipam_netconf_fail(err, IPAM_CNI_ERR_UNSUPPORTED, "ipam.store.type",
-						 "ipam.store.type \"%s\" is not supported by this "
-						 "build (only \"file\")", s);
+						 "ipam.store.type \"memory\" is not supported (a "
+						 "process per call keeps nothing in memory; use "
+						 "\"file\" or \"etcd\")");
 		return ipam_netconf_fail(err, IPAM_CNI_ERR_CONFIG, "ipam.store.type",
-					 "ipam.store.type \"%.64s\" is unknown (use \"file\")", s);
+					 "ipam.store.type \"%.64s\" is unknown (use \"file\" or "
+					 "\"etcd\")", s);
 	}
 	if (nc__get_string(st, "dir", "ipam.store.dir", 0, &s, err) < 0)
 		return -1;

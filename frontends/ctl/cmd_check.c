@@ -9,6 +9,12 @@
  *   index entry pointing at a record that is not there is an orphan);
  * - no address is leased in two pool sets (sets are validated one by one,
  *   so two sets with overlapping subnets can hand out one address twice).
+ * - on the etcd store (block mode), every owner index key
+ *   <prefix>/<set>/owners/<pool>/<owner>/<ifname> names an address whose
+ *   record is bound (or suspect) to that owner and interface in that pool
+ *   (else "orphan-owner-key": a commit that never happens again will
+ *   compare it), and every bound or suspect record has its owner key
+ *   ("owner-key-missing"). Listed with ipam_etcd_list().
  * Findings are collected, not stopped at: each is one line.
  */
 #include <errno.h>
@@ -17,6 +23,10 @@
 #include <string.h>
 
 #include "ctl.h"
+
+#if IPAMCTL_HAVE_ETCD
+#include "ipam_etcd.h"
+#endif
 
 struct finding_list {
 	json_t *arr;
@@ -127,6 +137,134 @@ static int visit(void *ud, const ipam_lease *l)
 	return 0;
 }
 
+#if IPAMCTL_HAVE_ETCD
+/* ifname as the etcd store writes it in an owner key: '/' and '%' escaped. */
+static void escape_ifname(const char *in, char *out, size_t n)
+{
+	size_t k = 0;
+
+	for (; *in && k + 4 < n; in++) {
+		if (*in == '/' || *in == '%')
+			k += (size_t)snprintf(out + k, n - k, "%%%02X", (unsigned char)*in);
+		else
+			out[k++] = *in;
+	}
+	out[k] = '\0';
+}
+
+static void unescape_ifname(const char *in, char *out, size_t n)
+{
+	size_t k = 0;
+
+	for (; *in && k + 1 < n; in++) {
+		if (in[0] == '%' && in[1] && in[2]) {
+			char hex[3] = { in[1], in[2], 0 };
+			out[k++] = (char)strtol(hex, NULL, 16);
+			in += 2;
+		} else {
+			out[k++] = *in;
+		}
+	}
+	out[k] = '\0';
+}
+
+struct owner_walk {
+	struct finding_list *fl;
+	const char *set;
+	ipam_etcd_kv *kv;
+	size_t n;
+	size_t skip; /* strlen("<set>/owners/") */
+};
+
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp(((const ipam_etcd_kv *)a)->key, ((const ipam_etcd_kv *)b)->key);
+}
+
+/* Every bound or suspect record has its owner key. */
+static int visit_owner_key(void *ud, const ipam_lease *l)
+{
+	struct owner_walk *ow = ud;
+	char esc[3 * IPAM_IFNAME_MAX + 1], key[1024];
+	ipam_etcd_kv probe;
+	char addr[IPAM_ADDR_STRLEN];
+
+	if (l->state != IPAM_LEASE_BOUND && l->state != IPAM_LEASE_SUSPECT)
+		return 0;
+	escape_ifname(l->ifname, esc, sizeof(esc));
+	snprintf(key, sizeof(key), "%s/owners/%s/%s/%s", ow->set, l->pool, l->owner, esc);
+	probe.key = key;
+	if (ow->n && bsearch(&probe, ow->kv, ow->n, sizeof(*ow->kv), key_cmp))
+		return 0;
+	ipam_addr_format(&l->addr, addr, sizeof(addr));
+	finding(ow->fl, ow->set, "owner-key-missing",
+		"%s (%s) is %s to %s/%s but etcd has no owner key %s", addr, l->pool,
+		ipam_lease_state_name(l->state), l->owner, l->ifname, key);
+	return 0;
+}
+
+/* The owner index keys of set against its records (see the top). */
+static void check_etcd_owner_keys(ctl_source *src, const char *set, struct finding_list *fl)
+{
+	struct owner_walk ow = { fl, set, NULL, 0, 0 };
+	char prefix[IPAM_NAME_MAX + 16], *layout = NULL;
+	int r;
+
+	snprintf(prefix, sizeof(prefix), "%s/layout", set);
+	if (ipam_etcd_get(src->store, prefix, &layout, NULL, NULL) == 0 &&
+	    strstr(layout, "\"pools\"")) {
+		free(layout); /* coarse mode keeps no owner keys */
+		return;
+	}
+	free(layout);
+	snprintf(prefix, sizeof(prefix), "%s/owners/", set);
+	ow.skip = strlen(prefix);
+	r = ipam_etcd_list(src->store, prefix, 0, &ow.kv, &ow.n);
+	if (r < 0) {
+		finding(fl, set, "etcd", "cannot list %s: %s", prefix, ipam_etcd_last_error_message());
+		return;
+	}
+	for (size_t i = 0; i < ow.n; i++) {
+		const char *rest = ow.kv[i].key + ow.skip, *slash = strchr(rest, '/');
+		const char *last = strrchr(rest, '/');
+		char pool[IPAM_NAME_MAX + 1], owner[IPAM_OWNER_MAX + 1], ifname[IPAM_IFNAME_MAX + 1];
+		const char *why = NULL;
+		ipam_lease l;
+		ipam_addr a;
+		size_t pl, ol;
+
+		if (!slash || slash == last || (pl = (size_t)(slash - rest)) > IPAM_NAME_MAX ||
+		    (ol = (size_t)(last - slash - 1)) > IPAM_OWNER_MAX) {
+			finding(fl, set, "orphan-owner-key", "etcd key %s is not an owner key "
+				"(<pool>/<owner>/<ifname>)", ow.kv[i].key);
+			continue;
+		}
+		memcpy(pool, rest, pl);
+		pool[pl] = '\0';
+		memcpy(owner, slash + 1, ol);
+		owner[ol] = '\0';
+		unescape_ifname(last + 1, ifname, sizeof(ifname));
+		if (ipam_addr_parse(ow.kv[i].value, &a) < 0)
+			why = "its value is not an address";
+		else if (ipam_lookup_addr(src->ctx, set, &a, &l) < 0)
+			why = "that address has no record";
+		else if (l.state != IPAM_LEASE_BOUND && l.state != IPAM_LEASE_SUSPECT)
+			why = "that record is not bound";
+		else if (strcmp(l.pool, pool) != 0 || strcmp(l.owner, owner) != 0 ||
+			 strcmp(l.ifname, ifname) != 0)
+			why = "that record belongs to another pool, owner or interface";
+		if (why)
+			finding(fl, set, "orphan-owner-key",
+				"etcd key %s names %.64s for %s/%s in pool %s, but %s", ow.kv[i].key,
+				ow.kv[i].value, owner, ifname, pool, why);
+	}
+	if (ow.n)
+		qsort(ow.kv, ow.n, sizeof(*ow.kv), key_cmp);
+	ipam_foreach_lease(src->ctx, set, NULL, visit_owner_key, &ow);
+	ipam_etcd_kv_free(ow.kv, ow.n);
+}
+#endif
+
 static int addr_order(const void *a, const void *b)
 {
 	const struct seen_addr *x = a, *y = b;
@@ -170,6 +308,10 @@ int ctl_cmd_check(ctl_args *a)
 		w.set = i;
 		if ((r = ipam_foreach_lease(src.ctx, sn, NULL, visit, &w)) < 0)
 			finding(&fl, sn, "walk", "cannot list the records: %s", ipam_strerror(r));
+#if IPAMCTL_HAVE_ETCD
+		if (src.spec.kind == CTL_STORE_ETCD)
+			check_etcd_owner_keys(&src, sn, &fl);
+#endif
 	}
 	if (w.nseen > 1) {
 		qsort(w.seen, w.nseen, sizeof(*w.seen), addr_order);

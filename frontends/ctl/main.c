@@ -62,8 +62,10 @@ static const ctl_command commands[] = {
 	{ "check", ctl_cmd_check, OPT(O_JSON), 0, 0, "check [--json]",
 	  "Verify the store: every pool set's files load (checksums, framing), the\n"
 	  "library's consistency check (ipam_verify), owner and attachment lookups agree\n"
-	  "with the records, no address is leased by two pool sets. Each finding is one\n"
-	  "line; exit 1 if there is any." },
+	  "with the records, no address is leased by two pool sets. On etcd, every owner\n"
+	  "key under <prefix>/<set>/owners/ names a bound record of that owner (else\n"
+	  "orphan-owner-key) and every bound record has one. Each finding is one line;\n"
+	  "exit 1 if there is any." },
 	{ "compact", ctl_cmd_compact, 0, 0, 0, "compact",
 	  "Write a new snapshot of each pool set of a file store and empty its log." },
 	{ "export", ctl_cmd_export, OPT(O_OUTPUT), 0, 0, "export [-o FILE]",
@@ -129,7 +131,8 @@ static const char exit_codes[] =
 
 static void usage(FILE *f)
 {
-	fputs("usage: ipamctl (--store file:DIR | --config FILE) [--set NAME] COMMAND [ARGS]\n"
+	fputs("usage: ipamctl (--store file:DIR | --store etcd:URL[,URL...][?K=V&...] | --config FILE)\n"
+	      "               [--set NAME] COMMAND [ARGS]\n"
 	      "       ipamctl help [COMMAND]\n\nCommands:\n", f);
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %s\n", commands[i].synopsis);
@@ -137,6 +140,14 @@ static void usage(FILE *f)
 	      "kept next to it), --config FILE (a CNI network configuration; names the\n"
 	      "store), --set NAME (one pool set), --color[=auto|always|never], --no-color.\n"
 	      "Colour is used only on a terminal and never when NO_COLOR is set.\n\n", f);
+	fputs("etcd store: --store 'etcd:URL[,URL...][?KEY=VALUE&...]' (quote it: & is special\n"
+	      "to the shell). A URL without a scheme is http://. Pool sets: the definitions\n"
+	      "ipam-cni keeps at <prefix>/<set>/definition, or --config FILE. Settings:\n"
+	      "  prefix=/ipam  block-size=64|128|256 (default 128)  timeout-ms=5000\n"
+	      "  ca=FILE cert=FILE key=FILE (TLS)  user=NAME password-file=FILE (auth)\n", f);
+	if (!ctl_have_etcd())
+		fputs("(this ipamctl was built without the etcd store: etcd: is refused)\n", f);
+	fputc('\n', f);
 	fputs(exit_codes, f);
 }
 
@@ -158,7 +169,8 @@ static int help(const char *name)
 	}
 	if (!(c = find_command(name)))
 		return ctl_err(CTL_EXIT_USAGE, "no command '%s' (see ipamctl help)", name);
-	printf("usage: ipamctl [--store file:DIR | --config FILE] [--set NAME] %s\n\n%s\n\n%s",
+	printf("usage: ipamctl [--store file:DIR | --store etcd:URL,...[?K=V&...] | --config FILE]\n"
+	       "               [--set NAME] %s\n\n%s\n\n%s",
 	       c->synopsis, c->help, exit_codes);
 	return CTL_EXIT_OK;
 }

@@ -15,7 +15,16 @@
 
 #include "source.h"
 
+#if IPAMCTL_HAVE_ETCD
+#include "ipam_etcd.h"
+#endif
+
 #define DEF_SUFFIX ".conf.json"
+
+int ctl_have_etcd(void)
+{
+	return IPAMCTL_HAVE_ETCD;
+}
 
 static int fail(char *err, size_t n, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -27,6 +36,106 @@ static int fail(char *err, size_t n, int code, const char *fmt, ...)
 	vsnprintf(err, n, fmt, ap);
 	va_end(ap);
 	return code;
+}
+
+/* One "?key=value" setting of an etcd store. */
+static int etcd_param(ctl_store_spec *sp, const char *k, const char *v, char *err, size_t n)
+{
+	struct ipam_netconf_etcd *e = &sp->etcd;
+	struct { const char *name; char *dst; size_t size; } paths[] = {
+		{ "ca", e->ca_file, sizeof(e->ca_file) },
+		{ "cert", e->cert_file, sizeof(e->cert_file) },
+		{ "key", e->key_file, sizeof(e->key_file) },
+		{ "password-file", e->password_file, sizeof(e->password_file) },
+	};
+	char *end;
+	unsigned long u;
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		if (strcmp(k, paths[i].name) != 0)
+			continue;
+		if (strlen(v) >= paths[i].size || !*v)
+			return fail(err, n, -EINVAL, "etcd store: %s='%s' is empty or too long", k, v);
+		memcpy(paths[i].dst, v, strlen(v) + 1);
+		return 0;
+	}
+	if (strcmp(k, "prefix") == 0) {
+		size_t l = strlen(v);
+		if (v[0] != '/' || l >= sizeof(e->prefix) || strspn(v, "/") == l)
+			return fail(err, n, -EINVAL,
+				    "etcd store: prefix='%s' must start with '/' and name a directory "
+				    "below the root", v);
+		memcpy(e->prefix, v, l + 1);
+		while (l > 1 && e->prefix[l - 1] == '/')
+			e->prefix[--l] = '\0';
+		return 0;
+	}
+	if (strcmp(k, "user") == 0) {
+		if (!*v || strlen(v) >= sizeof(e->username))
+			return fail(err, n, -EINVAL, "etcd store: user='%s' is empty or too long", v);
+		memcpy(e->username, v, strlen(v) + 1);
+		return 0;
+	}
+	if (strcmp(k, "block-size") == 0 || strcmp(k, "timeout-ms") == 0) {
+		errno = 0;
+		u = strtoul(v, &end, 10);
+		if (errno || *end || !*v)
+			return fail(err, n, -EINVAL, "etcd store: %s='%s' is not a number", k, v);
+		if (k[0] == 'b' && u != 64 && u != 128 && u != 256)
+			return fail(err, n, -EINVAL, "etcd store: block-size=%lu is not 64, 128 or 256", u);
+		if (k[0] == 't' && (u < 100 || u > 600000))
+			return fail(err, n, -EINVAL, "etcd store: timeout-ms=%lu is not within 100-600000", u);
+		*(k[0] == 'b' ? &e->block_size : &e->timeout_ms) = (unsigned)u;
+		return 0;
+	}
+	return fail(err, n, -EINVAL,
+		    "etcd store: unknown setting '%s' (prefix, block-size, ca, cert, key, user, "
+		    "password-file, timeout-ms)", k);
+}
+
+/* location = "URL[,URL...][?k=v&k=v]": endpoints into etcd.endpoints (a URL
+ * without a scheme is http://), settings into the rest. */
+static int parse_etcd_spec(ctl_store_spec *sp, char *err, size_t n)
+{
+	struct ipam_netconf_etcd *e = &sp->etcd;
+	char buf[sizeof(sp->location)], *q, *save = NULL, *tok;
+	size_t len = 0;
+	int r;
+
+	memset(e, 0, sizeof(*e));
+	snprintf(e->prefix, sizeof(e->prefix), "%s", IPAM_NETCONF_ETCD_DEFAULT_PREFIX);
+	e->block_size = 128;
+	e->timeout_ms = IPAM_NETCONF_ETCD_DEFAULT_TIMEOUT_MS;
+	memcpy(buf, sp->location, sizeof(buf));
+	q = strchr(buf, '?');
+	if (q)
+		*q++ = '\0';
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		int scheme = strncmp(tok, "http://", 7) == 0 || strncmp(tok, "https://", 8) == 0;
+		if (strstr(tok, "://") && !scheme)
+			return fail(err, n, -EINVAL, "etcd store: '%s' is not an http:// or https:// URL",
+				    tok);
+		if (len + strlen(tok) + 9 >= sizeof(e->endpoints))
+			return fail(err, n, -ENAMETOOLONG, "etcd store: endpoint list too long");
+		len += (size_t)snprintf(e->endpoints + len, sizeof(e->endpoints) - len, "%s%s%s",
+					len ? "," : "", scheme ? "" : "http://", tok);
+	}
+	if (!len)
+		return fail(err, n, -EINVAL, "etcd store: no endpoint (etcd:http://HOST:2379[,...])");
+	save = NULL;
+	for (tok = q ? strtok_r(q, "&", &save) : NULL; tok; tok = strtok_r(NULL, "&", &save)) {
+		char *eq = strchr(tok, '=');
+		if (!eq)
+			return fail(err, n, -EINVAL, "etcd store: setting '%s' is not KEY=VALUE", tok);
+		*eq = '\0';
+		if ((r = etcd_param(sp, tok, eq + 1, err, n)) < 0)
+			return r;
+	}
+	if (!e->cert_file[0] != !e->key_file[0])
+		return fail(err, n, -EINVAL, "etcd store: cert= and key= go together");
+	if (!!e->username[0] != !!e->password_file[0])
+		return fail(err, n, -EINVAL, "etcd store: user= and password-file= go together");
+	return 0;
 }
 
 int ctl_store_spec_parse(const char *text, ctl_store_spec *out, char *err, size_t n)
@@ -54,6 +163,8 @@ int ctl_store_spec_parse(const char *text, ctl_store_spec *out, char *err, size_
 	if (strlen(loc) >= sizeof(out->location))
 		return fail(err, n, -ENAMETOOLONG, "store location too long");
 	memcpy(out->location, loc, strlen(loc) + 1);
+	if (out->kind == CTL_STORE_ETCD)
+		return parse_etcd_spec(out, err, n);
 	return 0;
 }
 
@@ -203,6 +314,114 @@ int ctl_source_poolset(const ctl_source *src, unsigned i, ipam_poolset **out, ch
 	return ctl_poolset_from_config(src->sets[i].def, out, NULL, 0, err, n);
 }
 
+#if IPAMCTL_HAVE_ETCD
+static int open_etcd(ctl_source *src, char *err, size_t n)
+{
+	const struct ipam_netconf_etcd *e = &src->spec.etcd;
+	ipam_netconf_error ne;
+	ipam_etcd_options o;
+	char password[sizeof(e->password)];
+	int rc;
+
+	memset(&ne, 0, sizeof(ne));
+	if (ipam_netconf_etcd_password(e, password, sizeof(password), &ne) < 0)
+		return fail(err, n, -EINVAL, "%s", ne.msg);
+	ipam_etcd_options_init(&o);
+	o.endpoints = e->endpoints;
+	o.prefix = e->prefix;
+	o.block_size = e->block_size;
+	o.ca_file = e->ca_file[0] ? e->ca_file : NULL;
+	o.cert_file = e->cert_file[0] ? e->cert_file : NULL;
+	o.key_file = e->key_file[0] ? e->key_file : NULL;
+	o.user = e->username[0] ? e->username : NULL;
+	o.password = e->username[0] ? password : NULL;
+	o.request_timeout_ms = e->timeout_ms;
+	o.connect_timeout_ms = e->timeout_ms < 1000 ? e->timeout_ms : 1000;
+	rc = ipam_store_etcd_new(&src->store, &o);
+	memset(password, 0, sizeof(password));
+	if (rc < 0)
+		return fail(err, n, rc, "etcd store %s: %s", e->endpoints,
+			    ipam_etcd_last_error_message());
+	return 0;
+}
+
+/* Every <prefix>/<set>/definition (written by ipam-cni), in name order. */
+static int load_etcd_defs(ctl_source *src, char *err, size_t n)
+{
+	static const char suffix[] = "/" IPAM_NETCONF_ETCD_DEFINITION;
+	ipam_etcd_kv *kv = NULL;
+	size_t cnt = 0, sl = strlen(suffix);
+	unsigned found = 0;
+	int rc = ipam_etcd_list(src->store, "", IPAM_ETCD_KEYS_ONLY, &kv, &cnt);
+
+	if (rc < 0)
+		return fail(err, n, rc, "etcd store %s: %s", src->spec.etcd.endpoints,
+			    ipam_etcd_last_error_message());
+	for (size_t i = 0; i < cnt && rc == 0; i++) {
+		size_t kl = strlen(kv[i].key);
+		char *text = NULL;
+		size_t tl = 0;
+		json_error_t je;
+		json_t *j;
+		if (kl <= sl || strcmp(kv[i].key + kl - sl, suffix) != 0 ||
+		    memchr(kv[i].key, '/', kl - sl))
+			continue;
+		rc = ipam_etcd_get(src->store, kv[i].key, &text, &tl, NULL);
+		if (rc == -ENOENT) { /* deleted meanwhile */
+			rc = 0;
+			continue;
+		}
+		if (rc < 0) {
+			fail(err, n, rc, "etcd key %s/%s: %s", src->spec.etcd.prefix, kv[i].key,
+			     ipam_etcd_last_error_message());
+			break;
+		}
+		j = json_loadb(text, tl, JSON_REJECT_DUPLICATES, &je);
+		free(text);
+		if (!j) {
+			rc = fail(err, n, -EINVAL, "etcd key %s/%s: malformed JSON: %s",
+				  src->spec.etcd.prefix, kv[i].key, je.text);
+			break;
+		}
+		rc = add_def(src, j, err, n);
+		json_decref(j);
+		found++;
+	}
+	ipam_etcd_kv_free(kv, cnt);
+	if (rc == 0 && !found)
+		rc = fail(err, n, -ENOENT,
+			  "etcd store %s holds no pool set definitions under %s/*/%s; give --config",
+			  src->spec.etcd.endpoints, src->spec.etcd.prefix, IPAM_NETCONF_ETCD_DEFINITION);
+	return rc;
+}
+#else
+static int open_etcd(ctl_source *src, char *err, size_t n)
+{
+	(void)src;
+	return fail(err, n, -ENOTSUP, "etcd store: not built into this ipamctl (needs libcurl)");
+}
+
+static int load_etcd_defs(ctl_source *src, char *err, size_t n)
+{
+	(void)src;
+	return fail(err, n, -ENOTSUP, "etcd store: not built into this ipamctl");
+}
+#endif
+
+/* The store library's detail of failure rc ("" if it has none). */
+static const char *store_detail(const ctl_source *src, int rc)
+{
+#if IPAMCTL_HAVE_ETCD
+	ipam_error_info e;
+	if (src->spec.kind == CTL_STORE_ETCD && rc < 0 && ipam_etcd_last_error(&e) == rc)
+		return ipam_etcd_last_error_message();
+#else
+	(void)src;
+	(void)rc;
+#endif
+	return "";
+}
+
 static int open_store(ctl_source *src, char *err, size_t n)
 {
 	ipam_file_store_options fo;
@@ -216,7 +435,7 @@ static int open_store(ctl_source *src, char *err, size_t n)
 			return lib_fail(err, n, rc, src->spec.location);
 		return 0;
 	case CTL_STORE_ETCD:
-		return fail(err, n, -ENOTSUP, "etcd store: not built into this ipamctl");
+		return open_etcd(src, err, n);
 	case CTL_STORE_NONE:
 		break;
 	}
@@ -239,8 +458,9 @@ int ctl_source_attach(ctl_source *src, unsigned flags, char *err, size_t n)
 			ipam_clear_error();
 			rc = ipam_ctx_add_poolset(src->ctx, set);
 			if (rc < 0) {
-				const char *m = ipam_last_error_message();
-				snprintf(s->open_msg, sizeof(s->open_msg), "%s", *m ? m : ipam_strerror(rc));
+				const char *m = ipam_last_error_message(), *d = store_detail(src, rc);
+				snprintf(s->open_msg, sizeof(s->open_msg), "%s%s%s",
+					 *m ? m : ipam_strerror(rc), *d ? "; store: " : "", d);
 				ipam_poolset_free(set);
 			}
 		}
@@ -267,6 +487,7 @@ int ctl_source_open(ctl_source *src, const char *store_arg, const char *config_a
 		    const char *only, unsigned flags, char *err, size_t n)
 {
 	char hint[4096] = "";
+	ipam_netconf *nc = NULL;
 	int rc = 0;
 
 	memset(src, 0, sizeof(*src));
@@ -280,25 +501,35 @@ int ctl_source_open(ctl_source *src, const char *store_arg, const char *config_a
 		snprintf(src->config_path, sizeof(src->config_path), "%s", config_arg);
 		rc = ctl_poolset_from_config(conf, &set, hint, sizeof(hint), err, n);
 		ipam_poolset_free(set);
+		if (rc == 0 && strncmp(hint, "etcd:", 5) == 0)
+			rc = ctl_netconf_from_config(conf, &nc, err, n);
 		if (rc == 0)
 			rc = add_def(src, conf, err, n);
 		json_decref(conf);
 		if (rc < 0) {
+			ipam_netconf_free(nc);
 			ctl_source_close(src);
 			return rc;
 		}
 	}
 	if (store_arg) {
 		rc = ctl_store_spec_parse(store_arg, &src->spec, err, n);
-	} else if (strncmp(hint, "file:", 5) == 0 || strncmp(hint, "etcd:", 5) == 0) {
+	} else if (nc) {
+		/* The configuration's etcd settings, as ipam-cni uses them. */
+		src->spec.kind = CTL_STORE_ETCD;
+		src->spec.etcd = nc->etcd;
+		snprintf(src->spec.location, sizeof(src->spec.location), "%s", nc->etcd.endpoints);
+	} else if (strncmp(hint, "file:", 5) == 0) {
 		rc = ctl_store_spec_parse(hint, &src->spec, err, n);
 	} else {
 		rc = fail(err, n, -EINVAL, "%s names an unknown store '%s'; give --store", config_arg, hint);
 	}
 	if (rc == 0)
 		rc = open_store(src, err, n);
+	nc = ipam_netconf_free(nc);
 	if (rc == 0 && !config_arg)
-		rc = load_stored_defs(src, err, n);
+		rc = src->spec.kind == CTL_STORE_ETCD ? load_etcd_defs(src, err, n)
+						      : load_stored_defs(src, err, n);
 	if (rc == 0 && only) {
 		unsigned k = 0;
 		for (unsigned i = 0; i < src->nsets; i++) {

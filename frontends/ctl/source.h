@@ -8,9 +8,11 @@
  * Two ways to name it:
  * - `--store SPEC`: a store URL. `file:DIR` is a file store; its pool sets
  *   are the definitions stored next to it (`DIR/<set>.conf.json`, written
- *   by ipam-cni). Other schemes (`etcd:...`) are parsed here and refused
- *   with "not built" until their store exists: adding one is a case in
- *   ctl_store_spec_parse() and ctl_source_open().
+ *   by ipam-cni). `etcd:URL[,URL...][?KEY=VALUE&...]` is the etcd store
+ *   (keys: prefix, block-size, ca, cert, key, user, password-file,
+ *   timeout-ms; a URL without a scheme is http://); its pool sets are the
+ *   definitions ipam-cni keeps under `<prefix>/<set>/definition`. In a
+ *   build without the etcd store it is refused with "not built".
  * - `--config FILE`: the CNI network configuration ipam-cni reads; it
  *   names the pool set, its pools and the store. `--store` given as well
  *   overrides the store it names.
@@ -29,16 +31,21 @@
 typedef enum ctl_store_kind {
 	CTL_STORE_NONE = 0,
 	CTL_STORE_FILE,
-	CTL_STORE_ETCD /* parsed, not built yet */
+	CTL_STORE_ETCD
 } ctl_store_kind;
 
 typedef struct ctl_store_spec {
 	ctl_store_kind kind;
 	char location[4096]; /* file: the directory; etcd: the endpoint list */
+	struct ipam_netconf_etcd etcd; /* etcd: every setting (endpoints too) */
 } ctl_store_spec;
 
-/* Parse "file:DIR" (or a bare path, taken as a directory), "etcd:URL,...".
- * 0, or -EINVAL with a one-line message in err. */
+/* 1 if ipamctl was built with the etcd store. */
+int ctl_have_etcd(void);
+
+/* Parse "file:DIR" (or a bare path, taken as a directory),
+ * "etcd:URL,...[?KEY=VALUE&...]". 0, or -EINVAL with a one-line message in
+ * err. */
 int ctl_store_spec_parse(const char *text, ctl_store_spec *out, char *err, size_t n);
 
 typedef struct ctl_set {

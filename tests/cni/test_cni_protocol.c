@@ -352,7 +352,8 @@ START_TEST(error_codes)
 {
 	cni_call_spec add = { .command = "ADD", .cid = "c1", .ifname = "eth0" };
 	expect_error("0.2.0", DUAL, NULL, &add, 1, "0.2.0");
-	expect_error("1.0.0", DUAL ", \"store\": {\"type\": \"etcd\"}", NULL, &add, 2, "ipam.store.type");
+	expect_error("1.0.0", DUAL ", \"store\": {\"type\": \"memory\"}", NULL, &add, 2, "ipam.store.type");
+	expect_error("1.0.0", DUAL ", \"store\": {\"type\": \"etcd\"}", NULL, &add, 7, "ipam.store.endpoints");
 	expect_error("1.0.0", DUAL, "\"runtimeConfig\": {\"ipRanges\": [[{\"subnet\": \"10.1.0.0/16\"}]]}",
 		     &add, 2, "ipRanges");
 	cni_call_spec nocid = { .command = "ADD", .ifname = "eth0" };

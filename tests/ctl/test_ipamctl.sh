@@ -183,7 +183,15 @@ contains '"kind": "damaged"' "$T/out" "snapshot damage reported"
 
 # ---- bad input ------------------------------------------------------------------------------
 expect 2 "unknown store scheme" -- $CTL --store bogus:/x pools
-expect 2 "etcd store not built" -- $CTL --store etcd:http://127.0.0.1:2379 pools
+# Built with etcd: nothing listens on port 1 (exit 5); without: "not built" (exit 2).
+"$CTL" --store "etcd:http://127.0.0.1:1?timeout-ms=300" pools >"$T/out" 2>"$T/err" </dev/null
+got=$?
+if { [ $got = 5 ] && grep -q "unreachable" "$T/err"; } || { [ $got = 2 ] && grep -q "not built" "$T/err"; }; then
+	ok "etcd store unreachable or not built"
+else
+	bad "etcd store unreachable or not built (exit $got)"; sed 's/^/# /' "$T/err" | head -5
+fi
+expect 2 "bad etcd store setting" -- $CTL --store "etcd:http://127.0.0.1:1?colour=blue" pools
 expect 5 "missing store directory" -- $CTL --store "file:$T/nonexistent" pools
 expect 2 "unreadable config" -- $CTL --config "$T/nonexistent.conf" pools
 expect 2 "malformed config" -- $CTL --config "$T/bad.json" pools
