@@ -50,6 +50,7 @@ struct fset {
 	dev_t log_dev;
 	ino_t log_ino;
 	uint64_t applied; /* bytes of the log reflected in the view */
+	uint64_t snap_bytes; /* size of the snapshot last loaded or written */
 	int broken;       /* an I/O failure left the log in doubt: reopen */
 	pthread_mutex_t mu;
 };
@@ -380,6 +381,7 @@ static int load_all(struct filestore *fs, struct fset *s)
 		close(fd);
 		if (r < 0)
 			return errno_fail(-r, "read", file);
+		s->snap_bytes = len;
 		/* Peek at the header's revision so leases load at it. */
 		r = ipam__ff_parse(buf, len < IPAM__FF_HEADER_SIZE ? len : IPAM__FF_HEADER_SIZE,
 				   IPAM__FF_SNAPSHOT, &(struct ipam__ff_handler){ 0 }, &res);
@@ -508,6 +510,8 @@ static int compact(struct filestore *fs, struct fset *s)
 		return ipam__fail_code(-ENOMEM);
 	}
 	r = replace_file(fs, s, "snap", &b, "snap");
+	if (r == 0)
+		s->snap_bytes = b.len;
 	b.len = 0;
 	if (r == 0) {
 		ipam__ff_header(&b, IPAM__FF_LOG, rev);
@@ -617,7 +621,12 @@ static int file_commit(ipam_store *st, ipam_view *v, const ipam_txn *txn, uint64
 		s->broken = 1; /* durable but not in our view: reload next time */
 	ipam_view_unlock(v);
 	*rev_out = rev;
-	if (s->applied > fs->opt.compact_bytes && !s->broken) {
+	/* Compact when the log passes the configured size, or earlier once
+	 * it is larger than the snapshot (and 64 KiB): replaying a log costs
+	 * more per byte than loading a snapshot, and a process per call (a
+	 * CNI plugin) pays for the whole log at every open. */
+	if (!s->broken && (s->applied > fs->opt.compact_bytes ||
+			   (s->applied > 64 * 1024 && s->applied > s->snap_bytes))) {
 		int c = compact(fs, s);
 		if (c < 0)
 			note(fs, IPAM_LOG_WARNING, "%s: compaction failed: %s", s->name,
