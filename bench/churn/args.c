@@ -19,7 +19,11 @@ static const char usage[] =
 	"  --ratio R             addresses per pod and family (default 1.0; pools hold\n"
 	"                        exactly round(N*R) addresses)\n"
 	"  --workers W           runtime workers: threads, or processes for file-procs (default 2)\n"
-	"  --backend B           memory | file:DIR | file-procs:DIR; repeatable (default memory)\n"
+	"  --backend B           memory | file:DIR | file-procs:DIR | cni:PLUGIN |\n"
+	"                        etcd:ENDPOINTS | etcd-launch; repeatable (default memory).\n"
+	"                        cni: one exec of the CNI IPAM plugin per ADD/DEL (and GC,\n"
+	"                        if it speaks CNI 1.1.0), threads; etcd: threads, each with\n"
+	"                        its own store handle; etcd-launch starts a throwaway etcd\n"
 	"  --mode M              fine | coarse preconditions; repeatable (default fine)\n"
 	"  --durability D        fsync | group | none, for file back ends (default fsync)\n"
 	"  --phases LIST         comma list of create,rebuild,poweroff,delete (default all)\n"
@@ -43,7 +47,8 @@ static const char usage[] =
 	"  --help                this text\n"
 	"\n"
 	"Exit status: 0 all phases done and every invariant held; 1 an invariant was\n"
-	"violated or an error; 2 bad arguments; 3 a phase timed out.\n";
+	"violated or an error; 2 bad arguments; 3 a phase timed out (the other phases\n"
+	"and back ends still run); 77 every back end skipped (etcd-launch, no etcd).\n";
 
 static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int bad(const char *fmt, ...)
@@ -187,15 +192,16 @@ int churn_args(struct config *c, int argc, char **argv)
 		} else if (strcmp(o, "--backend") == 0) {
 			if (nb == CHURN_MAX_RUNS)
 				return bad("too many --backend options%s%s", "", "");
-			if (strcmp(v, "memory") != 0 && strncmp(v, "file:", 5) != 0 &&
-			    strncmp(v, "file-procs:", 11) != 0)
-				return bad("--backend: '%s' is not memory, file:DIR or file-procs:DIR%s",
-					   v, "");
-			if ((strncmp(v, "file:", 5) == 0 && !v[5]) ||
-			    (strncmp(v, "file-procs:", 11) == 0 && !v[11]))
-				return bad("--backend: '%s' needs a directory%s", v, "");
+			if (strcmp(v, "memory") != 0 && strcmp(v, "etcd-launch") != 0 &&
+			    strncmp(v, "file:", 5) != 0 && strncmp(v, "file-procs:", 11) != 0 &&
+			    strncmp(v, "cni:", 4) != 0 && strncmp(v, "etcd:", 5) != 0)
+				return bad("--backend: '%s' is not memory, file:DIR, file-procs:DIR, "
+					   "cni:PLUGIN, etcd:ENDPOINTS or etcd-launch", v);
+			if (strchr(v, ':') && !strchr(v, ':')[1])
+				return bad("--backend: '%s' needs a directory, plugin or endpoints%s", v,
+					   "");
 			if (strlen(v) >= 500)
-				return bad("--backend: directory too long%s%s", "", "");
+				return bad("--backend: argument too long%s%s", "", "");
 			backends[nb++] = v;
 		} else if (strcmp(o, "--mode") == 0) {
 			int m = strcmp(v, "fine") == 0 ? 0 : strcmp(v, "coarse") == 0 ? 1 : -1;
@@ -283,7 +289,9 @@ int churn_args(struct config *c, int argc, char **argv)
 	if (nb * (unsigned)nmodes > CHURN_MAX_RUNS)
 		return bad("too many back end x mode combinations%s%s", "", "");
 	for (unsigned b = 0; b < nb; b++) {
-		for (int m = 0; m < nmodes; m++) {
+		int cni = strncmp(backends[b], "cni:", 4) == 0;
+		/* A CNI plugin decides its own preconditions: one run. */
+		for (int m = 0; m < (cni ? 1 : nmodes); m++) {
 			struct run_spec *rs = &c->runs[c->nruns];
 			const char *kind = "memory";
 			const char *dir = "";
@@ -295,14 +303,28 @@ int churn_args(struct config *c, int argc, char **argv)
 				rs->kind = BK_FILE_PROCS;
 				kind = "file-procs";
 				dir = backends[b] + 11;
+			} else if (cni) {
+				rs->kind = BK_CNI;
+				dir = backends[b] + 4;
+				kind = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+			} else if (strncmp(backends[b], "etcd:", 5) == 0) {
+				rs->kind = BK_ETCD;
+				kind = "etcd";
+				dir = backends[b] + 5;
+			} else if (strcmp(backends[b], "etcd-launch") == 0) {
+				rs->kind = BK_ETCD_LAUNCH;
+				kind = "etcd-launch";
 			} else {
 				rs->kind = BK_MEMORY;
 			}
 			snprintf(rs->dir, sizeof(rs->dir), "%s", dir);
-			rs->coarse = modes[m];
-			snprintf(rs->label, sizeof(rs->label), "%s, %s", kind,
-				 modes[m] ? "coarse" : "fine");
-			snprintf(rs->tag, sizeof(rs->tag), "r%u-%s-%s", c->nruns, kind,
+			rs->coarse = cni ? 0 : modes[m];
+			if (cni)
+				snprintf(rs->label, sizeof(rs->label), "cni %.50s", kind);
+			else
+				snprintf(rs->label, sizeof(rs->label), "%s, %s", kind,
+					 modes[m] ? "coarse" : "fine");
+			snprintf(rs->tag, sizeof(rs->tag), "r%u-%s-%s", c->nruns, cni ? "cni" : kind,
 				 modes[m] ? "coarse" : "fine");
 			c->nruns++;
 		}

@@ -9,7 +9,9 @@
  *    generation) and its current sandbox as attachment;
  *  - ipam_verify() == 0;
  *  - after delete and a GC pass, nothing is leased and every address is
- *    free (check_all_free).
+ *    free or quarantined (check_all_free).
+ * For a CNI plugin whose store the library cannot read (host-local) only
+ * the runtime's records are checked: the addresses its ADDs returned.
  * A sample copies the pods under the arena lock and then reads the store
  * without it; a pod that changed in between (its epoch moved) is skipped
  * rather than reported, so a report is always a real violation.
@@ -39,6 +41,7 @@ struct checker {
 	size_t whysize;
 	int violated;
 	unsigned printed;
+	char pool[2][IPAM_NAME_MAX + 1];
 };
 
 struct checker *checker_new(const struct config *c)
@@ -50,6 +53,7 @@ struct checker *checker_new(const struct config *c)
 	k->nf = c->dual ? 2 : 1;
 	k->m = c->pool_size;
 	k->snap = calloc(c->pods, sizeof(*k->snap));
+	checker_pools(k, "v4", "v6");
 	for (unsigned f = 0; f < k->nf; f++) {
 		pool_first(f, &k->first[f]);
 		k->occ[f] = malloc(sizeof(int32_t) * k->m);
@@ -65,6 +69,12 @@ struct checker *checker_new(const struct config *c)
 		return NULL;
 	}
 	return k;
+}
+
+void checker_pools(struct checker *k, const char *p0, const char *p1)
+{
+	snprintf(k->pool[0], sizeof(k->pool[0]), "%s", p0);
+	snprintf(k->pool[1], sizeof(k->pool[1]), "%s", p1);
 }
 
 void checker_free(struct checker *k)
@@ -108,12 +118,11 @@ static int64_t offset(const struct checker *k, unsigned f, const ipam_addr *a)
 	return (int64_t)d.lo;
 }
 
-static int family_of(const ipam_lease *l)
+static int family_of(const struct checker *k, const ipam_lease *l)
 {
-	if (strcmp(l->pool, "v4") == 0)
-		return 0;
-	if (strcmp(l->pool, "v6") == 0)
-		return 1;
+	for (unsigned f = 0; f < k->nf; f++)
+		if (strcmp(l->pool, k->pool[f]) == 0)
+			return (int)f;
 	return -1;
 }
 
@@ -122,7 +131,7 @@ static int collect(void *ud, const ipam_lease *l)
 	struct checker *k = ud;
 	char a[IPAM_ADDR_STRLEN];
 	unsigned slot, gen, sslot, sgen, inc;
-	int f = family_of(l);
+	int f = family_of(k, l);
 	int64_t off = f < 0 ? -1 : offset(k, (unsigned)f, &l->addr);
 	struct holder *h;
 
@@ -198,6 +207,8 @@ int check_invariants(struct checker *k, struct arena *a, ipam_ctx *ctx, int fina
 			k->occ[f][off] = (int32_t)i;
 		}
 	}
+	if (!ctx)
+		goto runtime_only;
 	/* 2. The store's records. */
 	r = ipam_foreach_lease(ctx, CHURN_SET, NULL, collect, k);
 	if (r < 0) {
@@ -234,9 +245,10 @@ int check_invariants(struct checker *k, struct arena *a, ipam_ctx *ctx, int fina
 					  "current is %u", owner, abuf, h->inc, p->inc);
 			else
 				violation(k, "running pod %s holds %u leases in pool %s", owner,
-					  k->cnt[f][i], f ? "v6" : "v4");
+					  k->cnt[f][i], k->pool[f]);
 		}
 	}
+runtime_only:
 	if (final) {
 		for (unsigned i = 0; i < npods; i++)
 			if (k->snap[i].state == POD_PENDING) {
@@ -246,7 +258,7 @@ int check_invariants(struct checker *k, struct arena *a, ipam_ctx *ctx, int fina
 			}
 	}
 	/* 4. The library's own consistency check. */
-	r = ipam_verify(ctx, CHURN_SET);
+	r = ctx ? ipam_verify(ctx, CHURN_SET) : 0;
 	if (r < 0)
 		violation(k, "ipam_verify: %s: %s", ipam_errname(r), ipam_last_error_message());
 	return k->violated;
@@ -255,6 +267,8 @@ int check_invariants(struct checker *k, struct arena *a, ipam_ctx *ctx, int fina
 static int count_any(void *ud, const ipam_lease *l)
 {
 	unsigned *n = ud;
+	if (l->state == IPAM_LEASE_QUARANTINED)
+		return 0; /* released: its address is back (reuse delay) */
 	if (*n == 0)
 		fprintf(stderr, "ipam-churn: left after delete: %s %s (%s)\n", l->owner, l->attachment,
 			ipam_lease_state_name(l->state));
@@ -264,7 +278,6 @@ static int count_any(void *ud, const ipam_lease *l)
 
 int check_all_free(struct checker *k, ipam_ctx *ctx, char *why, size_t size)
 {
-	const char *pools[2] = { "v4", "v6" };
 	unsigned left = 0;
 	int r;
 
@@ -275,17 +288,21 @@ int check_all_free(struct checker *k, ipam_ctx *ctx, char *why, size_t size)
 	if (r < 0)
 		violation(k, "ipam_foreach_lease: %s", ipam_errname(r));
 	else if (left)
-		violation(k, "%u lease records left after delete and a GC pass", left);
+		violation(k, "%u leases held after delete and a GC pass", left);
 	for (unsigned f = 0; f < k->nf; f++) {
 		ipam_pool_stats st;
-		r = ipam_pool_stats_get(ctx, CHURN_SET, pools[f], &st);
+		const char *pool = k->pool[f];
+		r = ipam_pool_stats_get(ctx, CHURN_SET, pool, &st);
 		if (r < 0) {
-			violation(k, "ipam_pool_stats_get(%s): %s", pools[f], ipam_errname(r));
+			violation(k, "ipam_pool_stats_get(%s): %s", pool, ipam_errname(r));
 			continue;
 		}
-		if (st.free.hi != st.total.hi || st.free.lo != st.total.lo || st.total.lo != k->m)
+		/* Quarantined (released, waiting out a reuse delay) counts as
+		 * returned: the pool hands it out when nothing else is free. */
+		if (st.used.hi || st.used.lo || st.total.hi || st.total.lo != k->m ||
+		    st.free.lo + st.quarantined.lo != st.total.lo)
 			violation(k, "pool %s: %llu of %llu addresses free after delete (%llu used, %llu "
-				  "quarantined)", pools[f], (unsigned long long)st.free.lo,
+				  "quarantined)", pool, (unsigned long long)st.free.lo,
 				  (unsigned long long)st.total.lo, (unsigned long long)st.used.lo,
 				  (unsigned long long)st.quarantined.lo);
 	}

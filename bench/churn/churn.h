@@ -15,6 +15,12 @@
  *   run.c     one back end: store, context, workers, phases, sampling
  *   report.c  tables, CSV, plot
  *   main.c    one forked child per back end, side-by-side results
+ *   cni.c     the cni:PATH back end: one exec of a CNI IPAM plugin per ADD,
+ *             DEL and GC, as a runtime calls it
+ *   cnistore.c  (with jansson) ipam-cni's file store opened through the
+ *             library for the invariants
+ *   etcd.c    (with the etcd store) etcd:ENDPOINTS, and etcd-launch: a
+ *             throwaway etcd started and stopped here
  */
 #ifndef CHURN_H
 #define CHURN_H
@@ -32,14 +38,15 @@
 
 enum phase { PH_CREATE = 0, PH_REBUILD, PH_POWEROFF, PH_DELETE, PH_COUNT };
 
-enum backend_kind { BK_MEMORY = 0, BK_FILE, BK_FILE_PROCS };
+enum backend_kind { BK_MEMORY = 0, BK_FILE, BK_FILE_PROCS, BK_CNI, BK_ETCD, BK_ETCD_LAUNCH };
 
 enum oracle_kind { OR_POD = 0, OR_SANDBOX };
 
 struct run_spec {
 	enum backend_kind kind;
-	char dir[512];
+	char dir[512]; /* file: directory; cni: plugin path; etcd: endpoints */
 	int coarse;
+	char prefix[96]; /* etcd key prefix (set by run_backend) */
 	char label[64]; /* "memory/fine" */
 	char tag[64];   /* file-name safe: "r0-memory-fine" */
 };
@@ -88,7 +95,8 @@ struct phase_result {
 };
 
 struct run_result {
-	int status; /* 0 ok, 1 invariant violated, 2 error, 3 a phase timed out */
+	int status; /* 0 ok, 1 invariant violated, 2 error, 3 a phase timed out,
+		     * 4 skipped (etcd-launch without an etcd binary) */
 	char why[256];
 	struct phase_result ph[PH_COUNT];
 };
@@ -186,12 +194,15 @@ void gc_policy(const struct config *c, ipam_gc_policy *p);
 
 /* ---- runtime workers and GC ---------------------------------------------------- */
 
+struct cni_backend;
+
 struct worker_args {
 	const struct config *c;
 	struct arena *a;
 	ipam_ctx *ctx;
 	unsigned id;
 	int publish_stats; /* file-procs: copy ctx stats to the arena */
+	struct cni_backend *cni; /* cni: exec the plugin instead of ctx */
 };
 void worker_loop(struct worker_args *w);
 void *worker_thread(void *arg);
@@ -200,18 +211,69 @@ struct gc_args {
 	const struct config *c;
 	struct arena *a;
 	ipam_ctx *ctx;
+	struct cni_backend *cni;
 };
 void *gc_thread(void *arg);
-/* One pass now (outside the periodic loop). 0 or a negative code. */
-int gc_pass(const struct config *c, struct arena *a, ipam_ctx *ctx);
+/* One pass now (outside the periodic loop): the library's GC on ctx, or
+ * the plugin's GC verb (nothing when it has none). 0 or a negative code. */
+int gc_pass(const struct config *c, struct arena *a, ipam_ctx *ctx, struct cni_backend *cni);
+
+/* ---- cni:PATH ------------------------------------------------------------------- */
+
+/* Probe the plugin (VERSION), make its data directory and configuration.
+ * 0, or -1 with why. */
+int cni_open(struct cni_backend **out, const struct config *c, const char *plugin, char *why,
+	     size_t size);
+/* Remove the data directory and free. Accepts NULL. */
+void cni_close(struct cni_backend *b);
+int cni_has_gc(const struct cni_backend *b);
+const char *cni_datadir(const struct cni_backend *b);
+const char *cni_version(const struct cni_backend *b);
+/* One ADD for the pod's sandbox: 0 with out[f] per family (*n of them),
+ * -ENOSPC (exhausted), -EAGAIN (try again), or another negative code with
+ * cni_last_error(). */
+int cni_add(struct cni_backend *b, unsigned slot, unsigned gen, unsigned inc, ipam_addr out[2],
+	    unsigned *n);
+int cni_del(struct cni_backend *b, unsigned slot, unsigned gen, unsigned inc);
+/* The GC verb with every existing pod's current sandbox as valid. 0, 1
+ * when the plugin has no GC, negative on failure. ADD and DEL wait. */
+int cni_gc(struct cni_backend *b, struct arena *a);
+const char *cni_last_error(void);
+/* The library's view of the plugin's store, for the invariants: NULL until
+ * the plugin saved its definition (<dataDir>/<name>.conf.json, ipam-cni),
+ * or always without jansson. Opened lazily, kept until cni_close(). */
+ipam_ctx *cni_check_ctx(struct cni_backend *b);
+/* host-local: addresses reserved in <dataDir>/<name>/ (one file each), or
+ * -1 if there is no such directory. */
+int cni_leftover(const struct cni_backend *b);
+/* Pool names per family in that store. */
+const char *cni_pool_name(const struct cni_backend *b, unsigned f);
+/* cnistore.c: open dir's <name>.conf.json and the file store; 1 if there
+ * is no definition, 0, or negative with why. */
+int cni_store_open(const char *dir, const char *name, ipam_store **st, ipam_ctx **ctx, char *why,
+		   size_t size);
+
+/* ---- etcd ----------------------------------------------------------------------- */
+
+/* etcd.c: a store on endpoints under prefix; 0 or a negative code (why). */
+int churn_etcd_store(const char *endpoints, const char *prefix, ipam_store **out, char *why,
+		     size_t size);
+/* Start a throwaway etcd; 0 with url (client URL) set, 1
+ * when there is no etcd binary, -1 on failure (why). */
+struct churn_etcd;
+int churn_etcd_launch(struct churn_etcd **out, char *url, size_t urlsize, char *why, size_t size);
+void churn_etcd_stop(struct churn_etcd *e);
 
 /* ---- invariants ------------------------------------------------------------------- */
 
 struct checker;
 struct checker *checker_new(const struct config *c);
+/* Pool names per family (default "v4", "v6"). */
+void checker_pools(struct checker *k, const char *p0, const char *p1);
 void checker_free(struct checker *k);
 /* 0 clean, 1 violated (printed, with why), 2 skipped pods only; negative:
- * error. final: every existing pod must be Running. */
+ * error. final: every existing pod must be Running. ctx NULL (a CNI
+ * plugin whose store cannot be read): the runtime's records only. */
 int check_invariants(struct checker *k, struct arena *a, ipam_ctx *ctx, int final, char *why,
 		     size_t size, uint64_t *skipped);
 /* After delete and a GC pass: nothing leased, every address free. */

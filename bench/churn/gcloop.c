@@ -3,14 +3,15 @@
  * GC: a pass every --gc-interval-ms, and one as soon as a worker finds a
  * pool exhausted, but never two within --gc-min-gap-ms. The oracle is the
  * API-server stand-in (cluster.c). Runs in the process that drives the
- * phases, with that process's context.
+ * phases, with that process's context; for a CNI plugin, the GC verb with
+ * the live attachments (none if the plugin has no GC).
  */
 #include <stdio.h>
 #include <time.h>
 
 #include "churn.h"
 
-int gc_pass(const struct config *c, struct arena *a, ipam_ctx *ctx)
+int gc_pass(const struct config *c, struct arena *a, ipam_ctx *ctx, struct cni_backend *cni)
 {
 	struct oracle_ud ud = { c, a };
 	ipam_gc_oracle o;
@@ -18,6 +19,13 @@ int gc_pass(const struct config *c, struct arena *a, ipam_ctx *ctx)
 	ipam_gc_report *rep = NULL;
 	int r;
 
+	if (cni) {
+		/* The runtime's GC verb: reclaims are not reported back. */
+		r = cni_gc(cni, a);
+		if (r == 0)
+			atomic_fetch_add(&a->gc_passes, 1);
+		return r < 0 ? r : 0;
+	}
 	cluster_oracle(&o, &ud);
 	gc_policy(c, &pol);
 	r = ipam_gc(ctx, CHURN_SET, &o, &pol, &rep);
@@ -58,9 +66,10 @@ void *gc_thread(void *arg)
 		}
 		a->gc_kick = 0;
 		arena_unlock(a);
-		r = gc_pass(g->c, a, g->ctx);
+		r = gc_pass(g->c, a, g->ctx, g->cni);
 		if (r < 0)
-			arena_fatal(a, "GC pass: %s: %s", ipam_errname(r), ipam_last_error_message());
+			arena_fatal(a, "GC pass: %s: %s", ipam_errname(r),
+				    g->cni ? cni_last_error() : ipam_last_error_message());
 		last = now_ns();
 		next = last + interval;
 		arena_lock(a);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One back end, all requested phases: make the store and context, start
- * the workers (threads sharing one context, or for file-procs forked
- * processes each with its own store handle on the same directory), the GC
+ * the workers (threads sharing one context; for etcd threads each with its
+ * own store handle and a spread context; for file-procs forked processes
+ * each with its own store handle on the same directory; for cni threads
+ * that exec the plugin, and no store here but the plugin's), the GC
  * thread, then drive the phases: start one, sample the running pods every
  * tick and the invariants every --check-ms until every pod is Running (or
  * gone), or the phase times out; settle (late DELs, a GC pass), check the
@@ -70,17 +72,22 @@ int make_poolset(const struct config *c, ipam_poolset **out)
 	return 0;
 }
 
-static int open_ctx(const struct config *c, const struct run_spec *rs, ipam_store **st,
-		    ipam_ctx **ctx)
+static int open_ctx(const struct config *c, const struct run_spec *rs, int spread,
+		    ipam_store **st, ipam_ctx **ctx)
 {
 	ipam_ctx_options o;
 	ipam_poolset *set = NULL;
+	char why[256];
 	int r;
 
 	*st = NULL;
 	*ctx = NULL;
 	if (rs->kind == BK_MEMORY) {
 		r = ipam_store_memory_new(st);
+	} else if (rs->kind == BK_ETCD || rs->kind == BK_ETCD_LAUNCH) {
+		r = churn_etcd_store(rs->dir, rs->prefix, st, why, sizeof(why));
+		if (r < 0)
+			fprintf(stderr, "ipam-churn: %s\n", why);
 	} else {
 		ipam_file_store_options fo;
 		ipam_file_store_options_init(&fo);
@@ -91,6 +98,7 @@ static int open_ctx(const struct config *c, const struct run_spec *rs, ipam_stor
 		return r;
 	ipam_ctx_options_init(&o);
 	o.coarse = rs->coarse;
+	o.spread = spread;
 	if ((r = ipam_ctx_new(ctx, *st, &o)) < 0 || (r = make_poolset(c, &set)) < 0)
 		goto fail;
 	if ((r = ipam_ctx_add_poolset(*ctx, set)) < 0) {
@@ -114,7 +122,7 @@ static void close_ctx(ipam_store *st, ipam_ctx *ctx)
 static void clean_dir(const char *dir)
 {
 	static const char *const names[] = { ".snap", ".log", ".lock", ".snap.tmp" };
-	char path[600];
+	char path[1100];
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(path, sizeof(path), "%s/" CHURN_SET "%s", dir, names[i]);
 		unlink(path);
@@ -136,24 +144,46 @@ struct driver {
 	struct checker *chk;
 	int procs;
 	int tty;
+	struct cni_backend *cni;
+	/* etcd: each worker thread's own store and context */
+	unsigned nw;
+	ipam_store *wst[CHURN_MAX_WORKERS];
+	ipam_ctx *wctx[CHURN_MAX_WORKERS];
 };
+
+/* The context the invariants read: the driver's, or the library's view of
+ * the CNI plugin's store (NULL if it has none). */
+static ipam_ctx *check_ctx(struct driver *d)
+{
+	return d->cni ? cni_check_ctx(d->cni) : d->ctx;
+}
+
+static void add_stats(ipam_ctx_stats *s, const ipam_ctx_stats *x)
+{
+	s->allocations += x->allocations;
+	s->rebinds += x->rebinds;
+	s->releases += x->releases;
+	s->commits += x->commits;
+	s->conflicts += x->conflicts;
+	s->retries += x->retries;
+	s->exhausted += x->exhausted;
+	s->gave_up += x->gave_up;
+}
 
 static void take(struct driver *d, struct snap *out)
 {
-	ipam_ctx_stats_get(d->ctx, &out->s);
+	memset(&out->s, 0, sizeof(out->s));
+	if (d->ctx)
+		ipam_ctx_stats_get(d->ctx, &out->s);
+	for (unsigned w = 0; w < d->nw; w++) {
+		ipam_ctx_stats x;
+		ipam_ctx_stats_get(d->wctx[w], &x);
+		add_stats(&out->s, &x);
+	}
 	if (d->procs) {
 		arena_lock(d->a);
-		for (unsigned w = 0; w < d->c->workers; w++) {
-			const ipam_ctx_stats *x = &d->a->wstats[w];
-			out->s.allocations += x->allocations;
-			out->s.rebinds += x->rebinds;
-			out->s.releases += x->releases;
-			out->s.commits += x->commits;
-			out->s.conflicts += x->conflicts;
-			out->s.retries += x->retries;
-			out->s.exhausted += x->exhausted;
-			out->s.gave_up += x->gave_up;
-		}
+		for (unsigned w = 0; w < d->c->workers; w++)
+			add_stats(&out->s, &d->a->wstats[w]);
 		arena_unlock(d->a);
 	}
 	out->adds = atomic_load(&d->a->adds);
@@ -296,7 +326,7 @@ static int run_phase(struct driver *d, enum phase p, struct phase_result *res, c
 		}
 		if (t >= next_check) {
 			uint64_t sk = 0;
-			int v = check_invariants(d->chk, a, d->ctx, 0, why, whysize, &sk);
+			int v = check_invariants(d->chk, a, check_ctx(d), 0, why, whysize, &sk);
 			res->checks++;
 			res->skipped_checks += sk;
 			if (v) {
@@ -314,7 +344,7 @@ static int run_phase(struct driver *d, enum phase p, struct phase_result *res, c
 		if (t - t0 > timeout) {
 			status = 3;
 			res->wall_ms = (double)(t - t0) / 1e6;
-			snprintf(why, whysize, "%s: phase %s timed out", d->rs->label, phase_names[p]);
+			snprintf(why, whysize, "phase %s timed out", phase_names[p]);
 			break;
 		}
 	}
@@ -327,19 +357,25 @@ static int run_phase(struct driver *d, enum phase p, struct phase_result *res, c
 		/* Not timed: late DELs land, then one GC pass. */
 		int r;
 		settle(d, now_ns() + (int64_t)c->del_delay_ms * 1000000 + 10000000000);
-		r = gc_pass(c, a, d->ctx);
+		r = gc_pass(c, a, d->ctx, d->cni);
 		if (r < 0) {
-			snprintf(why, whysize, "GC pass: %s", ipam_errname(r));
+			snprintf(why, whysize, "GC pass: %s: %.200s", ipam_errname(r),
+				 d->cni ? cni_last_error() : ipam_last_error_message());
 			status = 2;
 		}
 	}
 	if (status == 0 || status == 3) {
 		uint64_t sk = 0;
-		if (check_invariants(d->chk, a, d->ctx, status == 0, why, whysize, &sk))
+		ipam_ctx *cx = check_ctx(d);
+		if (check_invariants(d->chk, a, cx, status == 0, why, whysize, &sk))
 			status = 1;
 		res->checks++;
-		if (status != 1 && p == PH_DELETE && check_all_free(d->chk, d->ctx, why, whysize))
+		if (status != 1 && p == PH_DELETE && cx && check_all_free(d->chk, cx, why, whysize))
 			status = 1;
+		if (p == PH_DELETE && d->cni && !cx && cni_leftover(d->cni) > 0)
+			printf("%s: %d addresses still reserved in its dataDir after delete "
+			       "(not checked: no GC verb to reclaim them)\n", d->rs->label,
+			       cni_leftover(d->cni));
 	}
 	take(d, &e);
 	fill_result(d, &b, &e, res);
@@ -359,14 +395,14 @@ static void worker_process(const struct config *c, const struct run_spec *rs, st
 {
 	ipam_store *st;
 	ipam_ctx *ctx;
-	int r = open_ctx(c, rs, &st, &ctx);
+	int r = open_ctx(c, rs, 1, &st, &ctx);
 	if (r < 0) {
 		arena_fatal(a, "worker %u: open %s: %s: %s", id, rs->dir, ipam_errname(r),
 			    ipam_last_error_message());
 		_exit(1);
 	}
 	atomic_fetch_add(&a->ready, 1);
-	struct worker_args w = { c, a, ctx, id, 1 };
+	struct worker_args w = { c, a, ctx, id, 1, NULL };
 	worker_loop(&w);
 	close_ctx(st, ctx);
 	_exit(0);
@@ -383,16 +419,57 @@ static int wait_ready(struct arena *a, unsigned n)
 	return 0;
 }
 
-int run_backend(const struct config *c, const struct run_spec *rs, struct run_result *res)
+/* cni and etcd: what the run needs before its workers start. 0, or -1
+ * with res filled (status 4: skipped). */
+static int prepare(struct driver *d, struct run_spec *rs, struct churn_etcd **etcd,
+		   struct run_result *res)
 {
+	char url[128];
+	int r;
+
+	if (rs->kind == BK_CNI) {
+		if (cni_open(&d->cni, d->c, rs->dir, res->why, sizeof(res->why)) < 0)
+			goto failed;
+		checker_pools(d->chk, cni_pool_name(d->cni, 0), cni_pool_name(d->cni, 1));
+		printf("%s: %s, CNI %s, %s; dataDir %s\n", rs->label, rs->dir, cni_version(d->cni),
+		       cni_has_gc(d->cni) ? "GC verb with the live attachments" : "no GC verb",
+		       cni_datadir(d->cni));
+		fflush(stdout);
+		return 0;
+	}
+	if (rs->kind == BK_ETCD_LAUNCH) {
+		r = churn_etcd_launch(etcd, url, sizeof(url), res->why, sizeof(res->why));
+		if (r) {
+			res->status = r > 0 ? 4 : 2;
+			return -1;
+		}
+		snprintf(rs->dir, sizeof(rs->dir), "%s", url);
+	}
+	if (rs->kind == BK_ETCD || rs->kind == BK_ETCD_LAUNCH) {
+		snprintf(rs->prefix, sizeof(rs->prefix), "/ipam-churn/%s-%ld", rs->tag, (long)getpid());
+		printf("%s: etcd at %s, prefix %s, %u worker threads with a store handle each\n",
+		       rs->label, rs->dir, rs->prefix, d->c->workers);
+		fflush(stdout);
+	}
+	return 0;
+failed:
+	res->status = 2;
+	return -1;
+}
+
+int run_backend(const struct config *c, const struct run_spec *rs0, struct run_result *res)
+{
+	struct run_spec spec = *rs0, *rs = &spec;
 	struct driver d = { .c = c, .rs = rs, .procs = rs->kind == BK_FILE_PROCS };
 	pthread_t threads[CHURN_MAX_WORKERS], gct;
 	pid_t pids[CHURN_MAX_WORKERS];
 	struct worker_args wargs[CHURN_MAX_WORKERS];
+	struct churn_etcd *etcd = NULL;
 	struct gc_args g;
 	ipam_store *st = NULL;
 	unsigned started = 0;
 	int r, status = 0, gc_started = 0;
+	int etcd_kind = rs->kind == BK_ETCD || rs->kind == BK_ETCD_LAUNCH;
 
 	memset(res, 0, sizeof(*res));
 	d.tty = !c->quiet && isatty(STDERR_FILENO);
@@ -403,11 +480,13 @@ int run_backend(const struct config *c, const struct run_spec *rs, struct run_re
 		res->status = 2;
 		goto out;
 	}
-	if (rs->kind != BK_MEMORY) {
+	if (prepare(&d, rs, &etcd, res) < 0)
+		goto out;
+	if (rs->kind == BK_FILE || rs->kind == BK_FILE_PROCS) {
 		clean_dir(rs->dir);
 		/* Create the files, then close them: forked workers must not
 		 * share this process's open lock file. */
-		if ((r = open_ctx(c, rs, &st, &d.ctx)) < 0)
+		if ((r = open_ctx(c, rs, 0, &st, &d.ctx)) < 0)
 			goto open_failed;
 		close_ctx(st, d.ctx);
 		st = NULL;
@@ -431,17 +510,23 @@ int run_backend(const struct config *c, const struct run_spec *rs, struct run_re
 			goto stop;
 		}
 	}
-	if ((r = open_ctx(c, rs, &st, &d.ctx)) < 0)
+	if (rs->kind != BK_CNI && (r = open_ctx(c, rs, 0, &st, &d.ctx)) < 0)
 		goto open_failed;
+	if (etcd_kind) {
+		for (; d.nw < c->workers; d.nw++)
+			if ((r = open_ctx(c, rs, 1, &d.wst[d.nw], &d.wctx[d.nw])) < 0)
+				goto open_failed;
+	}
 	if (!d.procs) {
 		for (unsigned w = 0; w < c->workers; w++) {
-			wargs[w] = (struct worker_args){ c, d.a, d.ctx, w, 0 };
+			wargs[w] = (struct worker_args){ c, d.a, etcd_kind ? d.wctx[w] : d.ctx, w, 0,
+							 d.cni };
 			if (pthread_create(&threads[w], NULL, worker_thread, &wargs[w]) != 0)
 				break;
 			started++;
 		}
 	}
-	g = (struct gc_args){ c, d.a, d.ctx };
+	g = (struct gc_args){ c, d.a, d.ctx, d.cni };
 	gc_started = pthread_create(&gct, NULL, gc_thread, &g) == 0;
 	if (started < c->workers || !gc_started) {
 		snprintf(res->why, sizeof(res->why), "cannot start threads");
@@ -496,10 +581,14 @@ open_failed:
 	res->status = 2;
 	snprintf(res->why, sizeof(res->why), "open %.100s store: %s: %.100s",
 		 rs->kind == BK_MEMORY ? "memory" : rs->dir, ipam_errname(r), ipam_last_error_message());
-	if (d.procs)
+	if (d.procs || started)
 		goto stop;
 out:
+	for (unsigned w = 0; w < d.nw; w++)
+		close_ctx(d.wst[w], d.wctx[w]);
 	close_ctx(st, d.ctx);
+	cni_close(d.cni);
+	churn_etcd_stop(etcd);
 	checker_free(d.chk);
 	arena_free(d.a);
 	return res->status;

@@ -6,7 +6,8 @@
  * back to the queue after a jittered, growing delay, as a kubelet retries
  * sandbox creation, so DELs queued behind it still get through. DEL:
  * ipam_release_attachment, compare-and-release by sandbox id. A job for a
- * sandbox that is no longer its pod's current one is dropped.
+ * sandbox that is no longer its pod's current one is dropped. With a CNI
+ * back end the same ADD and DEL are one exec of the plugin each.
  */
 #include <stdio.h>
 #include <string.h>
@@ -51,6 +52,7 @@ static void do_add(struct worker_args *w, struct job *j, uint64_t *rng)
 	char owner[64], sandbox[96], node[32];
 	ipam_attr attr;
 	ipam_lease out[2];
+	ipam_addr got[2];
 	unsigned nout = 2;
 	int64_t t0;
 	int r, cur;
@@ -79,7 +81,13 @@ static void do_add(struct worker_args *w, struct job *j, uint64_t *rng)
 		.nattrs = 1,
 	};
 	t0 = now_ns();
-	r = ipam_allocate(w->ctx, &req, out, &nout);
+	if (w->cni) {
+		r = cni_add(w->cni, j->slot, j->gen, j->inc, got, &nout);
+	} else {
+		r = ipam_allocate(w->ctx, &req, out, &nout);
+		for (unsigned i = 0; r == 0 && i < nout && i < 2; i++)
+			got[i] = out[i].addr;
+	}
 	if (r == 0) {
 		double us = (double)(now_ns() - t0) / 1e3;
 		unsigned k = atomic_fetch_add(&a->lat_n, 1);
@@ -87,7 +95,8 @@ static void do_add(struct worker_args *w, struct job *j, uint64_t *rng)
 		if (k < a->latcap)
 			a->lat[k] = us;
 		if (nout != want) {
-			arena_fatal(a, "%s: allocate returned %u leases, expected %u", owner, nout, want);
+			arena_fatal(a, "%s: allocate returned %u addresses, expected %u", owner, nout,
+				    want);
 			done(a);
 			return;
 		}
@@ -95,8 +104,8 @@ static void do_add(struct worker_args *w, struct job *j, uint64_t *rng)
 		if (job_current(a, j)) {
 			struct pod *p = &a->pods[j->slot];
 			p->state = POD_RUNNING;
-			p->addr[0] = out[0].addr;
-			p->addr[1] = want == 2 ? out[1].addr : out[0].addr;
+			p->addr[0] = got[0];
+			p->addr[1] = want == 2 ? got[1] : got[0];
 			p->epoch++;
 			a->running++;
 			a->last_change_ns = now_ns();
@@ -121,7 +130,7 @@ static void do_add(struct worker_args *w, struct job *j, uint64_t *rng)
 		return;
 	}
 	arena_fatal(a, "ADD %s (%s): %s: %s", owner, sandbox, ipam_errname(r),
-		    ipam_last_error_message());
+		    w->cni ? cni_last_error() : ipam_last_error_message());
 	done(a);
 }
 
@@ -132,17 +141,19 @@ static void do_del(struct worker_args *w, struct job *j, uint64_t *rng)
 	int r;
 
 	pod_sandbox(w->c, j->slot, j->gen, j->inc, sandbox, sizeof(sandbox));
-	r = ipam_release_attachment(w->ctx, CHURN_SET, sandbox, 0);
+	r = w->cni ? cni_del(w->cni, j->slot, j->gen, j->inc)
+		   : ipam_release_attachment(w->ctx, CHURN_SET, sandbox, 0);
 	if (r == -EAGAIN) {
 		requeue(w, j, rng);
 		return;
 	}
 	if (r < 0) {
-		arena_fatal(a, "DEL %s: %s: %s", sandbox, ipam_errname(r), ipam_last_error_message());
+		arena_fatal(a, "DEL %s: %s: %s", sandbox, ipam_errname(r),
+			    w->cni ? cni_last_error() : ipam_last_error_message());
 		done(a);
 		return;
 	}
-	atomic_fetch_add(&a->releases, (uint64_t)r);
+	atomic_fetch_add(&a->releases, w->cni ? 1u : (uint64_t)r);
 	arena_lock(a);
 	if (j->counted) {
 		a->pending_dels--;
