@@ -79,6 +79,11 @@ void ipam__view_unlink(ipam_view *v, struct ipam__rec *r);
  * -EBADMSG with the finding recorded. */
 int ipam__view_verify(ipam_view *v);
 
+/* ipam_view_apply() for a change set that ipam_view_check() accepted with
+ * the view unchanged since (write lock held): the well-formedness checks
+ * are not run a second time on the commit path. */
+int ipam__view_apply_checked(ipam_view *v, const ipam_txn *txn, uint64_t rev);
+
 /* Add one validated record while loading a snapshot (write lock held). */
 int ipam__view_load_one(ipam_view *v, const ipam_lease *l, unsigned pool, uint64_t rev);
 

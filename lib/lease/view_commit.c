@@ -156,15 +156,22 @@ static void index_transition(struct ipam__pool_state *ps, const ipam_addr *a, un
 
 IPAM_EXPORT int ipam_view_apply(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 {
-	struct ipam__rec *stack_recs[8], **recs = stack_recs;
-	unsigned nput = 0;
-	int r = 0;
+	int r;
 
 	if (!v || !txn || (txn->nops && !txn->ops))
 		return ipam__fail_code(-EINVAL);
 	for (unsigned i = 0; i < txn->nops; i++)
 		if ((r = op_check(v, txn, i)) < 0)
 			return r;
+	return ipam__view_apply_checked(v, txn, rev);
+}
+
+int ipam__view_apply_checked(ipam_view *v, const ipam_txn *txn, uint64_t rev)
+{
+	struct ipam__rec *stack_recs[8], **recs = stack_recs;
+	unsigned nput = 0;
+	int r = 0;
+
 	if (txn->nops > 8) {
 		recs = ipam__calloc(txn->nops, sizeof(*recs));
 		if (!recs)
@@ -239,9 +246,9 @@ IPAM_EXPORT int ipam_view_commit(ipam_view *v, const ipam_txn *txn, uint64_t *re
 	if (!v || !txn)
 		return ipam__fail_code(-EINVAL);
 	ipam_view_lock(v);
-	r = ipam_view_check(v, txn);
+	r = ipam_view_check(v, txn); /* preconditions and well-formedness */
 	if (r == 0)
-		r = ipam_view_apply(v, txn, v->revision + 1);
+		r = ipam__view_apply_checked(v, txn, v->revision + 1);
 	if (r == 0 && rev)
 		*rev = v->revision;
 	ipam_view_unlock(v);

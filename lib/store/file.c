@@ -615,7 +615,8 @@ static int file_commit(ipam_store *st, ipam_view *v, const ipam_txn *txn, uint64
 		goto out;
 	}
 	ipam_view_lock(v);
-	if (ipam_view_apply(v, txn, rev) == 0)
+	/* Checked above under s->mu, which every change to this view holds. */
+	if (ipam__view_apply_checked(v, txn, rev) == 0)
 		s->applied += b.len;
 	else
 		s->broken = 1; /* durable but not in our view: reload next time */
