@@ -28,7 +28,8 @@
 
 /* ---- etcd_error.c ---- */
 
-/* Record a failure for ipam_etcd_last_error() and return err (negative).
+/* Record a failure in libipam's per-thread record (ipam_last_error()) and
+ * return err (negative).
  * field/value may be NULL; fmt NULL uses ipam_strerror(err). */
 int ipam_etcd__fail(int err, const char *field, const char *value, const char *fmt, ...)
 	ETCD_PRINTF(4, 5);

@@ -150,8 +150,9 @@ int ipam_etcd_list(ipam_store *st, const char *key_prefix, unsigned flags, ipam_
 /* Free what ipam_etcd_list() returned. Accepts NULL. */
 void ipam_etcd_kv_free(ipam_etcd_kv *kv, size_t n);
 
-/* The calling thread's last failure in this library (as ipam_last_error()
- * does for libipam). */
+/* The calling thread's last failure: the store records its failures in
+ * libipam's record, so these equal ipam_last_error() and
+ * ipam_last_error_message(), which also carry the store's messages. */
 int ipam_etcd_last_error(ipam_error_info *out);
 const char *ipam_etcd_last_error_message(void);
 

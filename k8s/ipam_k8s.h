@@ -181,8 +181,10 @@ int ipam_k8s_oracle_explain(const ipam_gc_oracle *o, const ipam_lease *lease, in
 int ipam_k8s_parse_time(const char *s, size_t len, int64_t *out);
 
 /*
- * The calling thread's last failure in this library (as ipam_last_error()
- * is for libipam; the two records are separate). Returns its code.
+ * The calling thread's last failure. This library records its failures in
+ * libipam's record, so these are ipam_last_error() and
+ * ipam_last_error_message() under another name, kept for callers of this
+ * library. Returns its code.
  */
 int ipam_k8s_last_error(ipam_error_info *out);
 const char *ipam_k8s_last_error_message(void);

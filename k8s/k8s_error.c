@@ -1,75 +1,33 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The per-thread detail of the last failure of this library. It mirrors
- * libipam's record (same ipam_error_info shape and message format) but is
- * separate: the core's recorder is not part of its public API.
+ * Failures of the oracle go to libipam's own per-thread record through its
+ * public setter, so ipam_last_error() and ipam_k8s_last_error() tell the
+ * same thing and the sanitising of hostile values happens in one place.
  */
 #include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "k8s_internal.h"
 
-static _Thread_local ipam_error_info last_error;
-
-/* Copy src[0..len) into dst, replacing what is not printable ASCII with
- * '?': values come from cluster documents and end up in operators' logs. */
-static void copy_printable(char *dst, size_t dst_size, const char *src, size_t len)
-{
-	size_t i, n = len < dst_size - 1 ? len : dst_size - 1;
-
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)src[i];
-		dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	dst[n] = '\0';
-	if (len > n && dst_size > 4)
-		memcpy(dst + dst_size - 4, "...", 4);
-}
-
 int ipam_k8s__fail(int err, const char *field, const char *value, const char *fmt, ...)
 {
-	ipam_error_info *e = &last_error;
-	char why[200];
+	char why[256];
 	va_list ap;
 
-	if (err > 0)
-		err = -err;
-	e->code = err;
-	copy_printable(e->field, sizeof(e->field), field ? field : "", field ? strlen(field) : 0);
-	copy_printable(e->value, sizeof(e->value), value ? value : "", value ? strlen(value) : 0);
-	if (fmt) {
-		va_start(ap, fmt);
-		vsnprintf(why, sizeof(why), fmt, ap);
-		va_end(ap);
-	} else {
-		snprintf(why, sizeof(why), "%s", ipam_strerror(err));
-	}
-	/* Truncating an over-long message is intended: it stays readable. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-truncation"
-#endif
-	if (e->field[0] && value)
-		snprintf(e->message, sizeof(e->message), "%s \"%s\": %s", e->field, e->value, why);
-	else if (e->field[0])
-		snprintf(e->message, sizeof(e->message), "%s: %s", e->field, why);
-	else
-		snprintf(e->message, sizeof(e->message), "%s", why);
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-	return err;
+	if (!fmt)
+		return ipam_error_set(err, field, value, NULL);
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return ipam_error_set(err, field, value, "%s", why);
 }
 
 int ipam_k8s_last_error(ipam_error_info *out)
 {
-	if (out)
-		*out = last_error;
-	return last_error.code;
+	return ipam_last_error(out);
 }
 
 const char *ipam_k8s_last_error_message(void)
 {
-	return last_error.message;
+	return ipam_last_error_message();
 }

@@ -22,7 +22,8 @@
 #endif
 
 /* ---- errors (k8s_error.c) ----------------------------------------------
- * Record a failure for ipam_k8s_last_error() and return err (negative). */
+ * Record a failure in libipam's per-thread record (ipam_last_error()) and
+ * return err (negative). */
 int ipam_k8s__fail(int err, const char *field, const char *value, const char *fmt, ...)
 	K8S_PRINTF(4, 5);
 

@@ -124,6 +124,17 @@ int ipam__fail_n(int err, const char *field, const char *value, size_t value_len
 	return r;
 }
 
+IPAM_EXPORT int ipam_error_set(int err, const char *field, const char *value, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = fail_v(err, field, value, value ? strlen(value) : 0, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
 int ipam__fail_code(int err)
 {
 	return ipam__fail(err, NULL, NULL, NULL);

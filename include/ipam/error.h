@@ -77,6 +77,19 @@ int ipam_last_error(ipam_error_info *out);
  * stays valid until the next libipam call on this thread. */
 const char *ipam_last_error_message(void);
 
+/*
+ * Record a failure in the calling thread's detail, exactly as the library
+ * records its own, and return err (made negative). For libraries, stores
+ * and oracles built on libipam, so that their failures reach
+ * ipam_last_error() too. fmt may be NULL (the code's text is used); bytes
+ * of field and value that are not printable ASCII are replaced.
+ */
+int ipam_error_set(int err, const char *field, const char *value, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 4, 5)))
+#endif
+	;
+
 /* Forget the calling thread's last failure. */
 void ipam_clear_error(void);
 
