@@ -362,6 +362,25 @@ int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn deci
 			  ctx->opt.max_attempts);
 }
 
+int ipam__ctx_commit(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn decide, void *arg)
+{
+	struct ipam__txnbuf tb = { 0 };
+	uint64_t rev;
+	int r = ipam__ctx_run(ctx, e, decide, arg, &tb, &rev);
+
+	ipam__txnbuf_fini(&tb);
+	return r;
+}
+
+int ipam__ctx_commit_set(ipam_ctx *ctx, const char *set, ipam__decide_fn decide, void *arg)
+{
+	struct ipam__set_entry *e;
+	int r;
+
+	e = ipam__ctx_entry(ctx, set, &r);
+	return e ? ipam__ctx_commit(ctx, e, decide, arg) : r;
+}
+
 /* ---- reads ------------------------------------------------------------------------ */
 
 IPAM_EXPORT int ipam_lookup_addr(ipam_ctx *ctx, const char *set, const ipam_addr *addr,

@@ -60,6 +60,12 @@ typedef int (*ipam__decide_fn)(ipam_ctx *ctx, struct ipam__set_entry *e, void *a
 int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn decide, void *arg,
 		  struct ipam__txnbuf *tb, uint64_t *rev);
 
+/* ipam__ctx_run() with a change set of its own, for callers that need
+ * neither the committed change set nor its revision; the second form
+ * first finds (and refreshes) the set by name. */
+int ipam__ctx_commit(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn decide, void *arg);
+int ipam__ctx_commit_set(ipam_ctx *ctx, const char *set, ipam__decide_fn decide, void *arg);
+
 /* Set while a GC oracle runs on this thread: writes are refused. */
 extern _Thread_local int ipam__in_oracle;
 

@@ -150,11 +150,8 @@ static int decide_act(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg, struc
 /* 0 done, -ESTALE (conflict: left alone), or another error. */
 static int act(ipam_ctx *ctx, struct ipam__set_entry *e, struct act_arg *a)
 {
-	struct ipam__txnbuf tb = { 0 };
-	uint64_t rev;
-	int r = ipam__ctx_run(ctx, e, decide_act, a, &tb, &rev);
+	int r = ipam__ctx_commit(ctx, e, decide_act, a);
 
-	ipam__txnbuf_fini(&tb);
 	if (r == -EAGAIN)
 		r = -ESTALE;
 	if (r == 0 && a->act == ACT_RECLAIM)

@@ -353,16 +353,8 @@ static int decide_release(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 
 static int run_release(ipam_ctx *ctx, const char *set, struct release_arg *a)
 {
-	struct ipam__txnbuf tb = { 0 };
-	struct ipam__set_entry *e;
-	uint64_t rev;
-	int r;
+	int r = ipam__ctx_commit_set(ctx, set, decide_release, a);
 
-	e = ipam__ctx_entry(ctx, set, &r);
-	if (!e)
-		return r;
-	r = ipam__ctx_run(ctx, e, decide_release, a, &tb, &rev);
-	ipam__txnbuf_fini(&tb);
 	if (r < 0)
 		return r;
 	atomic_fetch_add(&ctx->releases, a->count);
@@ -439,19 +431,12 @@ static int decide_renew(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 IPAM_EXPORT int ipam_renew(ipam_ctx *ctx, const char *set, const char *owner, const char *ifname,
 			   uint32_t ttl)
 {
-	struct ipam__txnbuf tb = { 0 };
 	struct renew_arg a = { owner, ifname, ttl, 0 };
-	struct ipam__set_entry *e;
-	uint64_t rev;
 	int r;
 
 	if (!owner)
 		return ipam__fail(-EINVAL, "owner", NULL, "missing argument");
-	e = ipam__ctx_entry(ctx, set, &r);
-	if (!e)
-		return r;
-	r = ipam__ctx_run(ctx, e, decide_renew, &a, &tb, &rev);
-	ipam__txnbuf_fini(&tb);
+	r = ipam__ctx_commit_set(ctx, set, decide_renew, &a);
 	if (r < 0)
 		return r;
 	if (a.count == 0)
@@ -506,21 +491,6 @@ static int decide_reserve(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 	return ipam__cond_addr(ctx, tb, v, (unsigned)pi, a->addr);
 }
 
-static int run_reserve(ipam_ctx *ctx, const char *set, struct reserve_arg *a)
-{
-	struct ipam__txnbuf tb = { 0 };
-	struct ipam__set_entry *e;
-	uint64_t rev;
-	int r;
-
-	e = ipam__ctx_entry(ctx, set, &r);
-	if (!e)
-		return r;
-	r = ipam__ctx_run(ctx, e, decide_reserve, a, &tb, &rev);
-	ipam__txnbuf_fini(&tb);
-	return r;
-}
-
 IPAM_EXPORT int ipam_reserve(ipam_ctx *ctx, const char *set, const ipam_addr *addr, const char *note)
 {
 	struct reserve_arg a = { addr, note && *note ? note : "reserved", 0 };
@@ -530,7 +500,7 @@ IPAM_EXPORT int ipam_reserve(ipam_ctx *ctx, const char *set, const ipam_addr *ad
 		return ipam__fail(-EINVAL, "address", NULL, "missing argument");
 	if ((n = strnlen(a.note, IPAM_OWNER_MAX + 1)) > IPAM_OWNER_MAX)
 		return ipam__fail_n(-ENAMETOOLONG, "note", a.note, n, "longer than %d bytes", IPAM_OWNER_MAX);
-	return run_reserve(ctx, set, &a);
+	return ipam__ctx_commit_set(ctx, set, decide_reserve, &a);
 }
 
 IPAM_EXPORT int ipam_unreserve(ipam_ctx *ctx, const char *set, const ipam_addr *addr)
@@ -539,5 +509,5 @@ IPAM_EXPORT int ipam_unreserve(ipam_ctx *ctx, const char *set, const ipam_addr *
 
 	if (!addr)
 		return ipam__fail(-EINVAL, "address", NULL, "missing argument");
-	return run_reserve(ctx, set, &a);
+	return ipam__ctx_commit_set(ctx, set, decide_reserve, &a);
 }
