@@ -16,7 +16,7 @@ here=$(pwd)
 PACKAGES="gcc clang libclang-rt-14-dev meson ninja-build pkg-config python3
 check libjemalloc-dev libxxhash-dev libjansson-dev libcurl4-openssl-dev
 binutils iproute2 iputils-ping etcd-server containernetworking-plugins busybox isc-dhcp-client
-openssl gnuplot-nox"
+openssl gnuplot-nox musl-tools"
 
 log() { printf '==> %s\n' "$*" >&2; }
 

@@ -80,6 +80,15 @@ typedef struct cni_call {
 /* The store of ipam.store (cni_store.c): file, or etcd when built with it
  * (else code 2). */
 int cni_store_is_etcd(const ipam_netconf *c);
+
+/* Make libipam allocate from a per-process arena (cni_arena.c); not in
+ * sanitizer builds. */
+void cni_arena_install(void);
+
+/* The musl build (IPAM_CNI_ETCD_HANDOVER): exec ipam-cni-etcd beside this
+ * program with the same environment and `in` as its stdin (cni_handover.c).
+ * Returns only on failure, -1 with err set. */
+int cni_handover_etcd(const char *in, size_t len, ipam_netconf_error *err);
 int cni_store_open(const ipam_netconf *c, ipam_store **out, ipam_netconf_error *err);
 /* The normalised definition: <dir>/<name>.conf.json (file) or
  * <prefix>/<name>/definition (etcd), written when it changed. */

@@ -168,6 +168,10 @@ static int run(cni_call *call, int verb, const char *in, size_t len, json_t **re
 		return -1;
 	if (ipam_netconf_from_json(call->root, &call->conf, err) < 0)
 		return -1;
+#if IPAM_CNI_ETCD_HANDOVER
+	if (cni_store_is_etcd(call->conf))
+		return cni_handover_etcd(in, len, err);
+#endif
 	switch (verb) {
 	case V_ADD: return cni_cmd_add(call, result, err);
 	case V_DEL: return cni_cmd_del(call, err);
@@ -186,6 +190,7 @@ int main(void)
 	size_t len = 0;
 	int verb, rc;
 
+	cni_arena_install();
 	memset(&call, 0, sizeof(call));
 	call.version = -1;
 	call.env.command = getenv("CNI_COMMAND");
