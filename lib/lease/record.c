@@ -5,6 +5,7 @@
  * strings packed). A view holds one compact record per leased address, so
  * its size is most of the memory cost of a lease.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -128,8 +129,82 @@ int ipam__rec_new(struct ipam__rec **out, const ipam_lease *l, unsigned pool)
 
 void ipam__rec_free(struct ipam__rec *r)
 {
-	if (r)
+	if (r && !r->in_arena)
 		ipam__release(r, r->size);
+}
+
+void ipam__rec_fill_ref(struct ipam__rec *r, const struct ipam__lease_ref *l, unsigned pool)
+{
+	char *p = r->data;
+
+	memset(r, 0, offsetof(struct ipam__rec, data));
+	r->addr = ipam__addr_value(&l->addr);
+	r->family = l->addr.family;
+	r->generation = l->generation;
+	r->created = l->created;
+	r->updated = l->updated;
+	r->expires = l->expires;
+	r->suspect_since = l->suspect_since;
+	r->size = (uint32_t)ipam__rec_size_ref(l);
+	r->pool = (uint16_t)pool;
+	r->state = (uint8_t)l->state;
+	r->nattrs = (uint8_t)l->nattrs;
+	r->owner_len = (uint8_t)l->owner_len;
+	r->ifname_len = l->ifname_len;
+	r->attach_len = (uint8_t)l->attach_len;
+	r->node_len = l->node_len;
+	memcpy(p, l->owner, l->owner_len);
+	p += l->owner_len;
+	*p++ = '\0';
+	memcpy(p, l->ifname, l->ifname_len);
+	p += l->ifname_len;
+	*p++ = '\0';
+	memcpy(p, l->attach, l->attach_len);
+	p += l->attach_len;
+	*p++ = '\0';
+	memcpy(p, l->node, l->node_len);
+	p += l->node_len;
+	*p++ = '\0';
+	/* (len, bytes) pairs become (bytes, NUL): the same size. */
+	for (size_t i = 0; i < l->attrs_len;) {
+		size_t n = l->attrs[i];
+		memcpy(p, l->attrs + i + 1, n);
+		p += n;
+		*p++ = '\0';
+		i += n + 1;
+	}
+}
+
+void ipam__lease_from_ref(const struct ipam__lease_ref *l, ipam_lease *out)
+{
+	const uint8_t *a = l->attrs;
+
+	memcpy(out->pool, l->pool, l->pool_len);
+	out->pool[l->pool_len] = '\0';
+	out->addr = l->addr;
+	memcpy(out->owner, l->owner, l->owner_len);
+	out->owner[l->owner_len] = '\0';
+	memcpy(out->ifname, l->ifname, l->ifname_len);
+	out->ifname[l->ifname_len] = '\0';
+	memcpy(out->attachment, l->attach, l->attach_len);
+	out->attachment[l->attach_len] = '\0';
+	memcpy(out->node, l->node, l->node_len);
+	out->node[l->node_len] = '\0';
+	out->generation = l->generation;
+	out->state = (ipam_lease_state)l->state;
+	out->created = l->created;
+	out->updated = l->updated;
+	out->expires = l->expires;
+	out->suspect_since = l->suspect_since;
+	out->nattrs = l->nattrs;
+	for (unsigned i = 0; i < l->nattrs; i++) {
+		memcpy(out->attrs[i].key, a + 1, a[0]);
+		out->attrs[i].key[a[0]] = '\0';
+		a += a[0] + 1;
+		memcpy(out->attrs[i].value, a + 1, a[0]);
+		out->attrs[i].value[a[0]] = '\0';
+		a += a[0] + 1;
+	}
 }
 
 void ipam__rec_export(const struct ipam__rec *r, const char *pool_name, ipam_lease *out)

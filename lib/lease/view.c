@@ -20,16 +20,15 @@
 
 /* ---- hashing ------------------------------------------------------------------ */
 
-static uint64_t hash_addr(const ipam_view *v, unsigned pool, ipam__u128 addr)
+uint64_t ipam__view_hash_addr(const ipam_view *v, unsigned pool, ipam__u128 addr)
 {
-	uint8_t key[18];
+	uint8_t key[16];
 	uint64_t hi = (uint64_t)(addr >> 64), lo = (uint64_t)addr;
 
+	/* The pool goes into the seed: a 16-byte key hashes faster. */
 	memcpy(key, &hi, 8);
 	memcpy(key + 8, &lo, 8);
-	key[16] = (uint8_t)pool;
-	key[17] = (uint8_t)(pool >> 8);
-	return ipam__hash(key, sizeof(key), v->seed);
+	return ipam__hash(key, sizeof(key), v->seed + (pool + 1) * 0x9e3779b97f4a7c15ull);
 }
 
 static uint64_t hash_str(const ipam_view *v, const char *s, uint64_t salt)
@@ -37,22 +36,43 @@ static uint64_t hash_str(const ipam_view *v, const char *s, uint64_t salt)
 	return ipam__hash(s, strlen(s), v->seed ^ salt);
 }
 
+/* Chain salts: owner 1, attachment 2; the ifname part of an owner tag. */
+#define SALT_IFNAME 0x69666e616d65ull
+
+uint64_t ipam__view_hash_owner(const ipam_view *v, const char *owner, size_t len)
+{
+	return ipam__hash(owner, len, v->seed ^ 1);
+}
+
+uint64_t ipam__view_hash_attach(const ipam_view *v, const char *attachment, size_t len)
+{
+	return ipam__hash(attachment, len, v->seed ^ 2);
+}
+
+uint64_t ipam__view_owner_tag_h(const ipam_view *v, uint64_t h_owner, const char *ifname,
+				size_t ifname_len)
+{
+	uint64_t h = h_owner * 0x9e3779b97f4a7c15ull;
+
+	h ^= ipam__hash(ifname, ifname_len, v->seed ^ SALT_IFNAME);
+	return h ? h : 1; /* 0 is "anonymous" to the index */
+}
+
 uint64_t ipam__view_owner_tag(const ipam_view *v, const char *owner, const char *ifname)
 {
-	uint64_t h = hash_str(v, owner, 0x6f776e6572ull) * 0x9e3779b97f4a7c15ull;
-	h ^= hash_str(v, ifname, 0x69666e616d65ull);
-	return h ? h : 1; /* 0 is "anonymous" to the index */
+	return ipam__view_owner_tag_h(v, ipam__view_hash_owner(v, owner, strlen(owner)), ifname,
+				      strlen(ifname));
 }
 
 static uint64_t rec_hash(const ipam_view *v, const struct ipam__rec *r, int link)
 {
 	switch (link) {
 	case IPAM__LINK_ADDR:
-		return hash_addr(v, r->pool, r->addr);
+		return ipam__view_hash_addr(v, r->pool, r->addr);
 	case IPAM__LINK_OWNER:
-		return hash_str(v, ipam__rec_owner(r), 1);
+		return ipam__hash(ipam__rec_owner(r), r->owner_len, v->seed ^ 1);
 	default:
-		return hash_str(v, ipam__rec_attach(r), 2);
+		return ipam__hash(ipam__rec_attach(r), r->attach_len, v->seed ^ 2);
 	}
 }
 
@@ -97,14 +117,19 @@ int ipam__view_reserve(ipam_view *v, int link, size_t extra)
 	return 0;
 }
 
-static void chain_link(ipam_view *v, int link, struct ipam__rec *r)
+static void chain_link_h(ipam_view *v, int link, struct ipam__rec *r, uint64_t hash)
 {
 	struct ipam__chains *t = &v->tab[link];
-	size_t h = (size_t)rec_hash(v, r, link) & (t->nb - 1);
+	size_t h = (size_t)hash & (t->nb - 1);
 
 	r->next[link] = t->b[h];
 	t->b[h] = r;
 	t->count++;
+}
+
+static void chain_link(ipam_view *v, int link, struct ipam__rec *r)
+{
+	chain_link_h(v, link, r, rec_hash(v, r, link));
 }
 
 static void chain_unlink(ipam_view *v, int link, struct ipam__rec *r)
@@ -126,12 +151,104 @@ void ipam__view_link(ipam_view *v, struct ipam__rec *r)
 {
 	for (int k = 0; k < IPAM__NLINKS; k++)
 		chain_link(v, k, r);
+	if (r->in_arena)
+		v->arena.live++;
+}
+
+void ipam__view_link_h(ipam_view *v, struct ipam__rec *r, const uint64_t h[IPAM__NLINKS])
+{
+	for (int k = 0; k < IPAM__NLINKS; k++)
+		chain_link_h(v, k, r, h[k]);
+	if (r->in_arena)
+		v->arena.live++;
 }
 
 void ipam__view_unlink(ipam_view *v, struct ipam__rec *r)
 {
 	for (int k = 0; k < IPAM__NLINKS; k++)
 		chain_unlink(v, k, r);
+	if (r->in_arena)
+		v->arena.live--;
+}
+
+/* ---- the load arena ------------------------------------------------------------ */
+
+struct arena_block {
+	struct arena_block *next;
+	size_t size; /* of the whole block */
+	_Alignas(16) char data[];
+};
+
+#define ARENA_MIN (64u * 1024)
+
+static int arena_grow(ipam_view *v, size_t need)
+{
+	struct arena_block *b;
+	size_t size = need + sizeof(*b);
+
+	if (size < ARENA_MIN)
+		size = ARENA_MIN;
+	b = ipam__alloc(size);
+	if (!b)
+		return -ENOMEM;
+	b->next = v->arena.blocks;
+	b->size = size;
+	v->arena.blocks = b;
+	v->arena.cur = b->data;
+	v->arena.left = size - sizeof(*b);
+	return 0;
+}
+
+struct ipam__rec *ipam__view_arena_alloc(ipam_view *v, size_t size)
+{
+	struct ipam__rec *r;
+
+	size = (size + 15) & ~(size_t)15; /* records hold 128-bit values */
+	if (v->arena.left < size && arena_grow(v, size) < 0)
+		return NULL;
+	r = (struct ipam__rec *)(void *)v->arena.cur;
+	v->arena.cur += size;
+	v->arena.left -= size;
+	return r;
+}
+
+static void arena_free(ipam_view *v)
+{
+	struct arena_block *b = v->arena.blocks, *next;
+
+	for (; b; b = next) {
+		next = b->next;
+		ipam__release(b, b->size);
+	}
+	memset(&v->arena, 0, sizeof(v->arena));
+}
+
+int ipam__view_presize(ipam_view *v, size_t nrecs, size_t bytes)
+{
+	int r = 0;
+
+	for (int k = 0; k < IPAM__NLINKS && r == 0; k++)
+		r = ipam__view_reserve(v, k, nrecs);
+	if (r == 0 && v->arena.left < bytes)
+		r = arena_grow(v, bytes);
+	return r;
+}
+
+/* Free the records that are not in the arena, then the arena. */
+static void free_records(ipam_view *v)
+{
+	struct ipam__chains *t = &v->tab[IPAM__LINK_ADDR];
+
+	if (t->b && t->count != v->arena.live) {
+		for (size_t i = 0; i < t->nb; i++) {
+			struct ipam__rec *r = t->b[i], *next;
+			for (; r; r = next) {
+				next = r->next[IPAM__LINK_ADDR];
+				ipam__rec_free(r);
+			}
+		}
+	}
+	arena_free(v);
 }
 
 /* ---- lookups --------------------------------------------------------------------- */
@@ -139,7 +256,7 @@ void ipam__view_unlink(ipam_view *v, struct ipam__rec *r)
 struct ipam__rec *ipam__view_find_addr(const ipam_view *v, unsigned pool, ipam__u128 addr)
 {
 	const struct ipam__chains *t = &v->tab[IPAM__LINK_ADDR];
-	struct ipam__rec *r = t->b[(size_t)hash_addr(v, pool, addr) & (t->nb - 1)];
+	struct ipam__rec *r = t->b[(size_t)ipam__view_hash_addr(v, pool, addr) & (t->nb - 1)];
 
 	for (; r; r = r->next[IPAM__LINK_ADDR])
 		if (r->addr == addr && r->pool == pool)
@@ -164,6 +281,21 @@ static int owner_match(const struct ipam__rec *r, unsigned pool, const char *own
 {
 	return r->pool == pool && strcmp(ipam__rec_owner(r), owner) == 0 &&
 	       strcmp(ipam__rec_ifname(r), ifname) == 0;
+}
+
+struct ipam__rec *ipam__view_find_bound_h(const ipam_view *v, unsigned pool, const char *owner,
+					  size_t owner_len, const char *ifname, size_t ifname_len,
+					  uint64_t h_owner)
+{
+	const struct ipam__chains *t = &v->tab[IPAM__LINK_OWNER];
+	struct ipam__rec *r = t->b[(size_t)h_owner & (t->nb - 1)];
+
+	for (; r; r = r->next[IPAM__LINK_OWNER])
+		if (ipam__state_is_bound(r->state) && r->pool == pool && r->owner_len == owner_len &&
+		    r->ifname_len == ifname_len && memcmp(ipam__rec_owner(r), owner, owner_len) == 0 &&
+		    memcmp(ipam__rec_ifname(r), ifname, ifname_len) == 0)
+			return r;
+	return NULL;
 }
 
 struct ipam__rec *ipam__view_find_bound(const ipam_view *v, unsigned pool, const char *owner,
@@ -246,16 +378,7 @@ IPAM_EXPORT ipam_view *ipam_view_free(ipam_view *v)
 	if (!v)
 		return NULL;
 	/* Every record is in the address chains exactly once. */
-	if (v->tab[IPAM__LINK_ADDR].b) {
-		struct ipam__chains *t = &v->tab[IPAM__LINK_ADDR];
-		for (size_t i = 0; i < t->nb; i++) {
-			struct ipam__rec *r = t->b[i], *next;
-			for (; r; r = next) {
-				next = r->next[IPAM__LINK_ADDR];
-				ipam__rec_free(r);
-			}
-		}
-	}
+	free_records(v);
 	for (int k = 0; k < IPAM__NLINKS; k++)
 		ipam__release(v->tab[k].b, v->tab[k].nb * sizeof(*v->tab[k].b));
 	if (v->pools) {
@@ -370,16 +493,7 @@ int ipam__view_reset(ipam_view *v)
 			return ipam__fail_code(-ENOMEM);
 		}
 	}
-	{
-		struct ipam__chains *t = &v->tab[IPAM__LINK_ADDR];
-		for (size_t i = 0; i < t->nb; i++) {
-			struct ipam__rec *r = t->b[i], *next;
-			for (; r; r = next) {
-				next = r->next[IPAM__LINK_ADDR];
-				ipam__rec_free(r);
-			}
-		}
-	}
+	free_records(v);
 	for (int k = 0; k < IPAM__NLINKS; k++) {
 		memset(v->tab[k].b, 0, v->tab[k].nb * sizeof(*v->tab[k].b));
 		v->tab[k].count = 0;

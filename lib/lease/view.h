@@ -39,6 +39,16 @@ struct ipam__pool_state {
 	uint64_t rng; /* random policy's generator state, under cursor_lock */
 };
 
+/* Records of a load, carved from large blocks instead of one allocation
+ * each. A record replaced later is not given back: the blocks go when the
+ * view is reset or freed, so the waste is bounded by one load. */
+struct ipam__arena {
+	void *blocks; /* list of blocks, newest first */
+	char *cur;
+	size_t left;
+	size_t live;  /* linked records that live in a block */
+};
+
 struct ipam_view {
 	const ipam_poolset *set;
 	unsigned npools;
@@ -47,6 +57,7 @@ struct ipam_view {
 	uint64_t revision;
 	uint64_t seed; /* hash seed, random per view */
 	struct ipam__chains tab[IPAM__NLINKS];
+	struct ipam__arena arena;
 };
 
 void ipam__view_rdlock(ipam_view *v);
@@ -84,8 +95,57 @@ int ipam__view_verify(ipam_view *v);
  * are not run a second time on the commit path. */
 int ipam__view_apply_checked(ipam_view *v, const ipam_txn *txn, uint64_t rev);
 
-/* Add one validated record while loading a snapshot (write lock held). */
-int ipam__view_load_one(ipam_view *v, const ipam_lease *l, unsigned pool, uint64_t rev);
+/* Before loading about `nrecs` records of `bytes` in all (write lock
+ * held): size the chains and the arena once. A hint: 0 or -ENOMEM, and a
+ * load goes on either way. */
+int ipam__view_presize(ipam_view *v, size_t nrecs, size_t bytes);
+
+/* ipam_view_apply() for a change set decoded from a file, whose leases
+ * already passed the checks of ipam__lease_check() (write lock held). */
+int ipam__view_apply_decoded(ipam_view *v, const ipam_txn *txn, uint64_t rev);
+
+/* Add one decoded record while loading a snapshot (write lock held). */
+int ipam__view_load_ref(ipam_view *v, const struct ipam__lease_ref *l, unsigned pool, uint64_t rev);
+
+/*
+ * The same for a stream of records, pipelined: each record's hashes are
+ * computed and its buckets prefetched some records before it is added, so
+ * the cache misses of a large load overlap. Records are added in order;
+ * an error is the one ipam__view_load_ref() would give, possibly returned
+ * by a later add or by the flush. The strings of a record must stay valid
+ * until the flush.
+ */
+#define IPAM__LOAD_RING 16
+struct ipam__view_loader {
+	ipam_view *v;
+	uint64_t rev;
+	unsigned head, n;
+	struct {
+		struct ipam__lease_ref ref;
+		unsigned pool;
+		uint64_t h[IPAM__NLINKS];
+	} ent[IPAM__LOAD_RING];
+};
+void ipam__view_loader_init(struct ipam__view_loader *ld, ipam_view *v, uint64_t rev);
+int ipam__view_loader_add(struct ipam__view_loader *ld, const struct ipam__lease_ref *l,
+			  unsigned pool);
+int ipam__view_loader_flush(struct ipam__view_loader *ld);
+
+/* Hashes for the chains (seeded, per view). */
+uint64_t ipam__view_hash_addr(const ipam_view *v, unsigned pool, ipam__u128 addr);
+uint64_t ipam__view_hash_owner(const ipam_view *v, const char *owner, size_t len);
+uint64_t ipam__view_hash_attach(const ipam_view *v, const char *attachment, size_t len);
+/* Link r with its three chain hashes already known. */
+void ipam__view_link_h(ipam_view *v, struct ipam__rec *r, const uint64_t h[IPAM__NLINKS]);
+/* ipam__view_find_bound() with counted strings and the owner's hash. */
+struct ipam__rec *ipam__view_find_bound_h(const ipam_view *v, unsigned pool, const char *owner,
+					  size_t owner_len, const char *ifname, size_t ifname_len,
+					  uint64_t h_owner);
+/* Owner tag from the owner's chain hash and the ifname. */
+uint64_t ipam__view_owner_tag_h(const ipam_view *v, uint64_t h_owner, const char *ifname,
+				size_t ifname_len);
+/* A record of `size` bytes from the arena, or NULL. */
+struct ipam__rec *ipam__view_arena_alloc(ipam_view *v, size_t size);
 
 /* Empty the view (write lock held), as if just made: for a full reload.
  * -ENOMEM leaves it unchanged. */

@@ -29,8 +29,9 @@ static int cond_holds(const ipam_view *v, const ipam_cond *c)
 	}
 }
 
-/* Is the op well-formed for this view? */
-static int op_check(const ipam_view *v, const ipam_txn *txn, unsigned i)
+/* Is the op well-formed for this view? `checked`: its lease already
+ * passed ipam__lease_check() (decoded from a file). */
+static int op_check(const ipam_view *v, const ipam_txn *txn, unsigned i, int checked)
 {
 	const ipam_op *op = &txn->ops[i];
 	const struct ipam__pool_state *ps;
@@ -45,7 +46,7 @@ static int op_check(const ipam_view *v, const ipam_txn *txn, unsigned i)
 		return ipam__fail(-EINVAL, "txn", NULL, "op address is not allocatable in pool %s",
 				  ipam_pool_name(ps->pool));
 	if (op->kind == IPAM_OP_PUT) {
-		r = ipam__lease_check(&op->lease);
+		r = checked ? 0 : ipam__lease_check(&op->lease);
 		if (r < 0)
 			return r;
 		if (op->lease.state == IPAM_LEASE_QUARANTINED && !ps->quarantine)
@@ -110,7 +111,7 @@ IPAM_EXPORT int ipam_view_check(const ipam_view *v, const ipam_txn *txn)
 	 * preconditions, so a change set overtaken by another commit is a
 	 * conflict to retry, not an error.) */
 	for (unsigned i = 0; i < txn->nops; i++) {
-		int r = op_check(v, txn, i);
+		int r = op_check(v, txn, i, 0);
 		if (r < 0)
 			return r;
 	}
@@ -161,7 +162,17 @@ IPAM_EXPORT int ipam_view_apply(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 	if (!v || !txn || (txn->nops && !txn->ops))
 		return ipam__fail_code(-EINVAL);
 	for (unsigned i = 0; i < txn->nops; i++)
-		if ((r = op_check(v, txn, i)) < 0)
+		if ((r = op_check(v, txn, i, 0)) < 0)
+			return r;
+	return ipam__view_apply_checked(v, txn, rev);
+}
+
+int ipam__view_apply_decoded(ipam_view *v, const ipam_txn *txn, uint64_t rev)
+{
+	int r;
+
+	for (unsigned i = 0; i < txn->nops; i++)
+		if ((r = op_check(v, txn, i, 1)) < 0)
 			return r;
 	return ipam__view_apply_checked(v, txn, rev);
 }
@@ -259,52 +270,53 @@ IPAM_EXPORT int ipam_view_commit(ipam_view *v, const ipam_txn *txn, uint64_t *re
  * Loading a snapshot: one record at a time, with the write lock held by
  * the caller for the whole load and the record already validated by the
  * decoder. The same effect as a one-op apply with the generation kept,
- * without building a change set: the load of 100 000 leases is on the
- * path of every process that opens a file store.
+ * without building a change set or an ipam_lease: the load is on the path
+ * of every process that opens a file store (a CNI plugin: every call).
  */
-int ipam__view_load_one(ipam_view *v, const ipam_lease *l, unsigned pool, uint64_t rev)
+static int load_ref_h(ipam_view *v, const struct ipam__lease_ref *l, unsigned pool, uint64_t rev,
+		      const uint64_t h[IPAM__NLINKS])
 {
 	struct ipam__pool_state *ps;
 	struct ipam__rec *r;
-	ipam__u128 ord, addr;
+	ipam__u128 ord;
 	int e;
 
 	if (pool >= v->npools)
 		return ipam__fail(-EINVAL, "load", NULL, "pool %u of %u", pool, v->npools);
 	ps = &v->pools[pool];
-	addr = ipam__addr_value(&l->addr);
 	if (l->addr.family != ipam_pool_family(ps->pool) ||
 	    ipam__index_ordinal(ps->idx, &l->addr, &ord) < 0)
-		return ipam__fail(-EINVAL, "load", l->pool,
+		return ipam__fail(-EINVAL, "load", ipam_pool_name(ps->pool),
 				  "a lease address is not allocatable in pool %s", ipam_pool_name(ps->pool));
 	if (l->state < IPAM_LEASE_BOUND || l->state > IPAM_LEASE_SUSPECT)
-		return ipam__fail(-EINVAL, "load", NULL, "unknown lease state %d", (int)l->state);
+		return ipam__fail(-EINVAL, "load", NULL, "unknown lease state %u", l->state);
 	if (l->state == IPAM_LEASE_QUARANTINED && !ps->quarantine)
 		return ipam__fail(-EINVAL, "load", NULL, "pool %s has no quarantine",
 				  ipam_pool_name(ps->pool));
-	(void)addr;
 	/* Every loaded record marks its address in the index: a second record
 	 * for one address finds it taken (cheaper than the address chain). */
 	if (ipam__index_state(ps->idx, &l->addr) != IPAM__ADDR_FREE)
-		return ipam__fail(-EBADMSG, "load", l->owner, "two records for one address");
-	if (ipam__state_is_bound(l->state) && ipam__view_find_bound(v, pool, l->owner, l->ifname))
-		return ipam__fail(-EBADMSG, "load", l->owner,
-				  "the owner holds two bound leases in pool %s", ipam_pool_name(ps->pool));
-	if ((e = ipam__rec_new(&r, l, pool)) < 0)
-		return ipam__fail_code(e);
-	r->owner_tag = ipam__view_owner_tag(v, l->owner, l->ifname);
-	for (int k = 0; k < IPAM__NLINKS; k++) {
-		if ((e = ipam__view_reserve(v, k, 1)) < 0) {
-			ipam__rec_free(r);
+		return ipam__fail_n(-EBADMSG, "load", l->owner, l->owner_len,
+				    "two records for one address");
+	if (ipam__state_is_bound(l->state) &&
+	    ipam__view_find_bound_h(v, pool, l->owner, l->owner_len, l->ifname, l->ifname_len,
+				    h[IPAM__LINK_OWNER]))
+		return ipam__fail_n(-EBADMSG, "load", l->owner, l->owner_len,
+				    "the owner holds two bound leases in pool %s",
+				    ipam_pool_name(ps->pool));
+	for (int k = 0; k < IPAM__NLINKS; k++)
+		if ((e = ipam__view_reserve(v, k, 1)) < 0)
 			return ipam__fail_code(e);
-		}
-	}
-	if ((e = ipam__index_reserve(ps->idx, 2)) < 0) {
-		ipam__rec_free(r);
+	if ((e = ipam__index_reserve(ps->idx, 2)) < 0)
 		return ipam__fail_code(e);
-	}
+	r = ipam__view_arena_alloc(v, ipam__rec_size_ref(l));
+	if (!r)
+		return ipam__fail_code(-ENOMEM);
+	ipam__rec_fill_ref(r, l, pool);
+	r->in_arena = 1;
+	r->owner_tag = ipam__view_owner_tag_h(v, h[IPAM__LINK_OWNER], l->ifname, l->ifname_len);
 	index_transition(ps, &l->addr, 0, r, l->updated * 1000);
-	ipam__view_link(v, r);
+	ipam__view_link_h(v, r, h);
 	if (r->state == IPAM_LEASE_RESERVED)
 		ps->reserved++;
 	if (rev > ps->version)
@@ -312,4 +324,75 @@ int ipam__view_load_one(ipam_view *v, const ipam_lease *l, unsigned pool, uint64
 	if (rev > v->revision)
 		v->revision = rev;
 	return 0;
+}
+
+static void load_hashes(const ipam_view *v, const struct ipam__lease_ref *l, unsigned pool,
+			uint64_t h[IPAM__NLINKS])
+{
+	h[IPAM__LINK_ADDR] = ipam__view_hash_addr(v, pool, ipam__addr_value(&l->addr));
+	h[IPAM__LINK_OWNER] = ipam__view_hash_owner(v, l->owner, l->owner_len);
+	h[IPAM__LINK_ATTACH] = ipam__view_hash_attach(v, l->attach, l->attach_len);
+}
+
+int ipam__view_load_ref(ipam_view *v, const struct ipam__lease_ref *l, unsigned pool, uint64_t rev)
+{
+	uint64_t h[IPAM__NLINKS];
+
+	load_hashes(v, l, pool, h);
+	return load_ref_h(v, l, pool, rev, h);
+}
+
+void ipam__view_loader_init(struct ipam__view_loader *ld, ipam_view *v, uint64_t rev)
+{
+	ld->v = v;
+	ld->rev = rev;
+	ld->head = ld->n = 0;
+}
+
+static int loader_pop(struct ipam__view_loader *ld)
+{
+	unsigned i = ld->head;
+
+	ld->head = (ld->head + 1) % IPAM__LOAD_RING;
+	ld->n--;
+	return load_ref_h(ld->v, &ld->ent[i].ref, ld->ent[i].pool, ld->rev, ld->ent[i].h);
+}
+
+int ipam__view_loader_add(struct ipam__view_loader *ld, const struct ipam__lease_ref *l,
+			  unsigned pool)
+{
+	const ipam_view *v = ld->v;
+	unsigned i;
+	int e;
+
+	if (ld->n == IPAM__LOAD_RING && (e = loader_pop(ld)) < 0)
+		return e;
+	i = (ld->head + ld->n++) % IPAM__LOAD_RING;
+	ld->ent[i].ref = *l;
+	ld->ent[i].pool = pool;
+	load_hashes(v, l, pool, ld->ent[i].h);
+	/* The buckets this record will be linked into (a table may grow
+	 * before then: a prefetch of the old place is merely wasted). */
+	for (int k = 0; k < IPAM__NLINKS; k++)
+		__builtin_prefetch(&v->tab[k].b[ld->ent[i].h[k] & (v->tab[k].nb - 1)], 1);
+	/* Half a ring later, its owner bucket is in: prefetch the first
+	 * record of that chain, which the bound-owner check reads. */
+	if (ld->n > IPAM__LOAD_RING / 2) {
+		unsigned j = (i + IPAM__LOAD_RING - IPAM__LOAD_RING / 2) % IPAM__LOAD_RING;
+		const struct ipam__chains *t = &v->tab[IPAM__LINK_OWNER];
+		const struct ipam__rec *r = t->b[ld->ent[j].h[IPAM__LINK_OWNER] & (t->nb - 1)];
+		if (r)
+			__builtin_prefetch(r);
+	}
+	return 0;
+}
+
+int ipam__view_loader_flush(struct ipam__view_loader *ld)
+{
+	int e = 0;
+
+	while (ld->n && e == 0)
+		e = loader_pop(ld);
+	ld->n = 0;
+	return e;
 }

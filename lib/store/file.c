@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "lease/view.h"
 #include "store/file_format.h"
 
@@ -187,65 +188,62 @@ struct load_ctx {
 	uint64_t count;
 	char last_pool[64]; /* consecutive leases are mostly of one pool */
 	int last_index;
+	struct ipam__view_loader *ld; /* snapshot leases go through it */
 };
 
-static int apply_ops(ipam_view *v, const ipam_op *ops, unsigned nops, int64_t now_ms,
-		     uint64_t rev, unsigned flags)
+/* Replay a decoded commit (the caller holds the write lock). */
+static int apply_ops(ipam_view *v, ipam_op *ops, unsigned nops, int64_t now_ms, uint64_t rev,
+		     unsigned flags)
 {
-	ipam_op stack[4], *copy = stack;
 	ipam_txn txn;
-	int r;
 
 	/* Pools are named in the file; the view numbers them. */
-	if (nops > 4) {
-		copy = ipam__calloc(nops, sizeof(*copy));
-		if (!copy)
-			return -ENOMEM;
-	}
 	for (unsigned i = 0; i < nops; i++) {
 		int pi = ipam__view_pool_index(v, ops[i].lease.pool);
-		if (pi < 0) {
-			r = ipam__fail(-EINVAL, "file", ops[i].lease.pool,
-				       "the store has leases in pool %s, which the pool set no longer defines",
-				       ops[i].lease.pool);
-			goto out;
-		}
-		copy[i] = ops[i];
-		copy[i].pool = (unsigned)pi;
-		copy[i].flags |= flags;
+		if (pi < 0)
+			return ipam__fail(-EINVAL, "file", ops[i].lease.pool,
+					  "the store has leases in pool %s, which the pool set no longer defines",
+					  ops[i].lease.pool);
+		ops[i].pool = (unsigned)pi;
+		ops[i].flags |= flags;
 	}
 	memset(&txn, 0, sizeof(txn));
-	txn.ops = copy;
+	txn.ops = ops;
 	txn.nops = nops;
 	txn.now_ms = now_ms;
-	r = ipam_view_apply(v, &txn, rev); /* the caller holds the write lock */
-out:
-	if (copy != stack)
-		ipam__release(copy, nops * sizeof(*copy));
-	return r;
+	return ipam__view_apply_decoded(v, &txn, rev);
 }
 
-static int on_lease(void *ud, const ipam_lease *l)
+static int on_lease(void *ud, const struct ipam__lease_ref *l)
 {
 	struct load_ctx *lc = ud;
 
 	lc->count++;
-	if (lc->last_index < 0 || strcmp(lc->last_pool, l->pool) != 0) {
-		lc->last_index = ipam__view_pool_index(lc->view, l->pool);
-		if (lc->last_index < 0)
-			return ipam__fail(-EINVAL, "file", l->pool,
+	if (lc->last_index < 0 || strlen(lc->last_pool) != l->pool_len ||
+	    memcmp(lc->last_pool, l->pool, l->pool_len) != 0) {
+		memcpy(lc->last_pool, l->pool, l->pool_len);
+		lc->last_pool[l->pool_len] = '\0';
+		lc->last_index = ipam__view_pool_index(lc->view, lc->last_pool);
+		if (lc->last_index < 0) {
+			int e = ipam__view_loader_flush(lc->ld); /* earlier errors first */
+			if (e < 0)
+				return e;
+			return ipam__fail(-EINVAL, "file", lc->last_pool,
 					  "the store has leases in pool %s, which the pool set no longer defines",
-					  l->pool);
-		memcpy(lc->last_pool, l->pool, sizeof(lc->last_pool));
+					  lc->last_pool);
+		}
 	}
 	/* The whole snapshot loads under one write lock (see load_all). */
-	return ipam__view_load_one(lc->view, l, (unsigned)lc->last_index, lc->snap_rev);
+	return ipam__view_loader_add(lc->ld, l, (unsigned)lc->last_index);
 }
 
 static int on_end(void *ud, uint64_t count, uint64_t rev)
 {
 	struct load_ctx *lc = ud;
+	int r = ipam__view_loader_flush(lc->ld);
 
+	if (r < 0)
+		return r;
 	if (count != lc->count || rev != lc->snap_rev)
 		return ipam__fail(-EBADMSG, "file", lc->file,
 				  "snapshot end record says %llu leases at revision %llu, found %llu at %llu",
@@ -254,7 +252,7 @@ static int on_end(void *ud, uint64_t count, uint64_t rev)
 	return 0;
 }
 
-static int on_commit(void *ud, uint64_t rev, int64_t now_ms, const ipam_op *ops, unsigned nops)
+static int on_commit(void *ud, uint64_t rev, int64_t now_ms, ipam_op *ops, unsigned nops)
 {
 	struct load_ctx *lc = ud;
 
@@ -269,8 +267,8 @@ static int on_commit(void *ud, uint64_t rev, int64_t now_ms, const ipam_op *ops,
  * (exclusive lock held) a torn last record is cut off. */
 static int catch_up(struct filestore *fs, struct fset *s, int repair)
 {
-	struct load_ctx lc = { s->view, NULL, 0, 0, "", -1 };
-	struct ipam__ff_handler h = { &lc, NULL, on_commit, NULL };
+	struct load_ctx lc = { s->view, NULL, 0, 0, "", -1, NULL };
+	struct ipam__ff_handler h = { &lc, NULL, NULL, NULL, NULL, on_commit };
 	struct ipam__ff_result res;
 	char file[FNAME_MAX];
 	uint8_t *buf;
@@ -285,8 +283,11 @@ static int catch_up(struct filestore *fs, struct fset *s, int repair)
 		if (r < 0)
 			return errno_fail(-r, "read", file);
 		ipam_view_lock(s->view);
-		for (int k = 0; k < IPAM__NLINKS; k++) /* size the chains once */
-			(void)ipam__view_reserve(s->view, k, len / 200);
+		/* Size the chains once for a log without a snapshot (after one,
+		 * a log mostly replaces records: growing as needed is cheaper). */
+		if (s->view->tab[IPAM__LINK_ADDR].count == 0)
+			for (int k = 0; k < IPAM__NLINKS; k++)
+				(void)ipam__view_reserve(s->view, k, len / 200);
 		r = ipam__ff_parse(buf, len, IPAM__FF_LOG, &h, &res);
 		ipam_view_unlock(s->view);
 	} else { /* only what was appended since */
@@ -351,12 +352,36 @@ static int open_log(struct filestore *fs, struct fset *s, uint64_t snap_rev)
 	return 0;
 }
 
+/* The lease count of a snapshot image as its end record gives it, if that
+ * record looks right, else a guess from the size: only to size tables, so
+ * it is capped by what the image could hold (a lease record takes at
+ * least 78 bytes). */
+static uint64_t snap_count_hint(const uint8_t *p, size_t len)
+{
+	const size_t end = 4 + 4 + 16 + 8;
+	uint64_t n = len / 160;
+
+	if (len >= IPAM__FF_HEADER_SIZE + end) {
+		const uint8_t *e = p + len - end;
+		uint64_t sum = 0, count = 0;
+		for (int i = 0; i < 8; i++) {
+			sum |= (uint64_t)e[24 + i] << (8 * i);
+			count |= (uint64_t)e[8 + i] << (8 * i);
+		}
+		if (e[0] == 20 && !(e[1] | e[2] | e[3]) && e[4] == IPAM__FF_END &&
+		    !(e[5] | e[6] | e[7]) && sum == ipam__hash(e, 24, 0))
+			n = count;
+	}
+	return n < len / 78 ? n : len / 78;
+}
+
 /* Everything from disk (exclusive lock held): snapshot, then log. */
 static int load_all(struct filestore *fs, struct fset *s)
 {
 	char file[FNAME_MAX];
-	struct load_ctx lc = { s->view, file, 0, 0, "", -1 };
-	struct ipam__ff_handler h = { &lc, on_lease, NULL, on_end };
+	struct ipam__view_loader ld;
+	struct load_ctx lc = { s->view, file, 0, 0, "", -1, &ld };
+	struct ipam__ff_handler h = { &lc, NULL, NULL, on_end, on_lease, NULL };
 	struct ipam__ff_result res;
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -387,12 +412,17 @@ static int load_all(struct filestore *fs, struct fset *s)
 				   IPAM__FF_SNAPSHOT, &(struct ipam__ff_handler){ 0 }, &res);
 		if (r == 0) {
 			lc.snap_rev = res.header_revision;
-			/* Size the hash chains once: a lease record is at least
-			 * ~90 bytes on disk, so this never undershoots by much. */
+			/* Size the chains and the record arena once. */
+			uint64_t n = snap_count_hint(buf, len);
+			ipam__view_loader_init(&ld, s->view, lc.snap_rev);
 			ipam_view_lock(s->view);
-			for (int k = 0; k < IPAM__NLINKS; k++)
-				(void)ipam__view_reserve(s->view, k, len / 160);
+			(void)ipam__view_presize(s->view, (size_t)n,
+						 (size_t)n * (sizeof(struct ipam__rec) + 16) + len);
 			r = ipam__ff_parse(buf, len, IPAM__FF_SNAPSHOT, &h, &res);
+			/* A lease after the end record (never written by
+			 * this library) loads as one before it would. */
+			if (r == 0)
+				r = ipam__view_loader_flush(&ld);
 			ipam_view_unlock(s->view);
 		}
 		ipam__release(buf, len);
@@ -569,6 +599,15 @@ static int encode_commit(struct ipam__buf *b, ipam_view *v, const ipam_txn *txn,
 	return b->oom ? -ENOMEM : 0;
 }
 
+/* applied > max(16 KiB, sqrt(4 KiB x snap_bytes), snap_bytes / 16). */
+static int early_compact(const struct fset *s)
+{
+	uint64_t a = s->applied;
+
+	return a > 16 * 1024 && (a > UINT32_MAX || a * a > 4096 * s->snap_bytes) &&
+	       a > s->snap_bytes / 16;
+}
+
 static int file_commit(ipam_store *st, ipam_view *v, const ipam_txn *txn, uint64_t *rev_out)
 {
 	struct filestore *fs = (struct filestore *)st;
@@ -622,12 +661,13 @@ static int file_commit(ipam_store *st, ipam_view *v, const ipam_txn *txn, uint64
 		s->broken = 1; /* durable but not in our view: reload next time */
 	ipam_view_unlock(v);
 	*rev_out = rev;
-	/* Compact when the log passes the configured size, or earlier once
-	 * it is larger than the snapshot (and 64 KiB): replaying a log costs
-	 * more per byte than loading a snapshot, and a process per call (a
-	 * CNI plugin) pays for the whole log at every open. */
-	if (!s->broken && (s->applied > fs->opt.compact_bytes ||
-			   (s->applied > 64 * 1024 && s->applied > s->snap_bytes))) {
+	/* Compact when the log passes the configured size, or earlier: a
+	 * process per call (a CNI plugin) replays the whole log at every
+	 * open, and a compaction costs a few syncs plus writing the snapshot.
+	 * Compacting at sqrt(4 KiB x snapshot) bytes of log (16 KiB at
+	 * least) about balances the two; a log of a sixteenth of the
+	 * snapshot bounds the rewriting of large ones (docs/file-format.md). */
+	if (!s->broken && (s->applied > fs->opt.compact_bytes || early_compact(s))) {
 		int c = compact(fs, s);
 		if (c < 0)
 			note(fs, IPAM_LOG_WARNING, "%s: compaction failed: %s", s->name,

@@ -146,35 +146,77 @@ struct rd {
 	int bad;
 };
 
-static uint64_t get(struct rd *r, unsigned n)
+static inline uint64_t le(const uint8_t *p, unsigned n)
 {
 	uint64_t v = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/* n is a constant at every call, so each one compiles to a load. */
+static inline uint64_t get(struct rd *r, unsigned n)
+{
+	uint64_t v;
 
 	if (r->bad || r->len - r->off < n) {
 		r->bad = 1;
 		return 0;
 	}
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)r->p[r->off + i] << (8 * i);
+	v = le(r->p + r->off, n);
 	r->off += n;
 	return v;
 }
 
-/* A string of at most size-1 bytes, without NUL or control bytes. */
-static void get_str(struct rd *r, unsigned lenbytes, char *dst, size_t size)
+static int bytes_clean(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* No control byte (below 0x20, or 0x7f; so no NUL either), eight bytes at
+ * a time: a word with such a byte is looked at again byte by byte. */
+static int word_clean(const uint8_t *p)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t x, y;
+
+	memcpy(&x, p, 8);
+	y = x ^ (0x7f * ones);
+	return !((((x - 0x20 * ones) & ~x) | ((y - ones) & ~y)) & highs) || bytes_clean(p, 8);
+}
+
+static int text_clean(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+
+	if (n < 8)
+		return bytes_clean(p, n);
+	for (; i + 8 <= n; i += 8)
+		if (!word_clean(p + i))
+			return 0;
+	return i == n || word_clean(p + n - 8); /* the tail, overlapping */
+}
+
+/* A string of at most max bytes: without control bytes (`text`), or
+ * without NUL only. Returns its start, NULL when bad. */
+static const char *get_str(struct rd *r, unsigned lenbytes, size_t max, int text, size_t *n_out)
 {
 	size_t n = (size_t)get(r, lenbytes);
+	const uint8_t *p = r->p + r->off;
 
-	if (r->bad || n >= size || r->len - r->off < n) {
+	if (r->bad || n > max || r->len - r->off < n ||
+	    (text ? !text_clean(p, n) : memchr(p, '\0', n) != NULL)) {
 		r->bad = 1;
-		dst[0] = '\0';
-		return;
+		*n_out = 0;
+		return NULL;
 	}
-	memcpy(dst, r->p + r->off, n);
-	dst[n] = '\0';
-	if (memchr(dst, '\0', n))
-		r->bad = 1;
 	r->off += n;
+	*n_out = n;
+	return (const char *)p;
 }
 
 /* Unix seconds a lease may carry: far enough for any real date, small
@@ -186,52 +228,84 @@ static int time_ok(int64_t t)
 	return t >= -TIME_MAX && t <= TIME_MAX;
 }
 
-/* A lease; `full`: all fields are checked (a PUT), else only what a
- * DELETE uses (pool and address). */
-static void get_lease(struct rd *r, ipam_lease *l, int full)
+/*
+ * A lease; `full`: every field is checked as ipam__lease_check() and the
+ * API do (a PUT, a snapshot record), else only what a DELETE uses (pool
+ * and address; the other strings must still be free of NUL bytes).
+ */
+static void get_lease(struct rd *r, struct ipam__lease_ref *l, int full)
 {
-	uint8_t a[16];
-	int family;
+	const uint8_t *a;
+	size_t n;
+	unsigned family;
 
-	memset(l, 0, offsetof(ipam_lease, attrs));
-	get_str(r, 1, l->pool, sizeof(l->pool));
-	family = (int)get(r, 1);
+	l->pool = get_str(r, 1, sizeof(((ipam_lease *)0)->pool) - 1, 0, &n);
+	l->pool_len = (uint8_t)n;
+	family = (unsigned)get(r, 1);
 	if (r->bad || r->len - r->off < 16) {
 		r->bad = 1;
 		return;
 	}
-	memcpy(a, r->p + r->off, 16);
+	a = r->p + r->off;
 	r->off += 16;
-	if (ipam_addr_from_bytes(family, a, &l->addr) < 0 ||
-	    (family == IPAM_AF_INET && (a[4] | a[5] | a[6] | a[7] | a[8] | a[9] | a[10] | a[11] |
-					a[12] | a[13] | a[14] | a[15]))) {
+	memset(&l->addr, 0, sizeof(l->addr));
+	if (family == IPAM_AF_INET) {
+		if (le(a + 4, 4) | le(a + 8, 8)) {
+			r->bad = 1;
+			return;
+		}
+		l->addr.lo = ((uint64_t)a[0] << 24) | ((uint64_t)a[1] << 16) |
+			     ((uint64_t)a[2] << 8) | a[3];
+	} else if (family == IPAM_AF_INET6) {
+		for (int k = 0; k < 8; k++) {
+			l->addr.hi = (l->addr.hi << 8) | a[k];
+			l->addr.lo = (l->addr.lo << 8) | a[8 + k];
+		}
+	} else {
 		r->bad = 1;
 		return;
 	}
-	l->generation = get(r, 8);
-	l->state = (ipam_lease_state)get(r, 1);
-	l->created = (int64_t)get(r, 8);
-	l->updated = (int64_t)get(r, 8);
-	l->expires = (int64_t)get(r, 8);
-	l->suspect_since = (int64_t)get(r, 8);
-	get_str(r, 2, l->owner, sizeof(l->owner));
-	get_str(r, 1, l->ifname, sizeof(l->ifname));
-	get_str(r, 2, l->attachment, sizeof(l->attachment));
-	get_str(r, 1, l->node, sizeof(l->node));
+	l->addr.family = (uint8_t)family;
+	if (r->len - r->off < 41) { /* generation, state, four times */
+		r->bad = 1;
+		return;
+	}
+	a = r->p + r->off;
+	r->off += 41;
+	l->generation = le(a, 8);
+	l->state = a[8];
+	l->created = (int64_t)le(a + 9, 8);
+	l->updated = (int64_t)le(a + 17, 8);
+	l->expires = (int64_t)le(a + 25, 8);
+	l->suspect_since = (int64_t)le(a + 33, 8);
+	l->owner = get_str(r, 2, IPAM_OWNER_MAX, full, &n);
+	l->owner_len = (uint16_t)n;
+	l->ifname = get_str(r, 1, IPAM_IFNAME_MAX, full, &n);
+	l->ifname_len = (uint8_t)n;
+	l->attach = get_str(r, 2, IPAM_ATTACHMENT_MAX, full, &n);
+	l->attach_len = (uint16_t)n;
+	l->node = get_str(r, 1, IPAM_NODE_MAX, full, &n);
+	l->node_len = (uint8_t)n;
 	l->nattrs = (unsigned)get(r, 1);
-	if (l->nattrs > IPAM_ATTRS_MAX) {
+	if (r->bad || l->nattrs > IPAM_ATTRS_MAX) {
 		r->bad = 1;
 		return;
 	}
+	l->attrs = r->p + r->off;
 	for (unsigned i = 0; i < l->nattrs && !r->bad; i++) {
-		get_str(r, 1, l->attrs[i].key, sizeof(l->attrs[i].key));
-		get_str(r, 1, l->attrs[i].value, sizeof(l->attrs[i].value));
+		get_str(r, 1, sizeof(((ipam_attr *)0)->key) - 1, full, &n);
+		if (full && n == 0)
+			r->bad = 1;
+		get_str(r, 1, sizeof(((ipam_attr *)0)->value) - 1, full, &n);
 	}
-	if (!r->bad && full &&
-	    (ipam__lease_check(l) < 0 || !time_ok(l->created) || !time_ok(l->updated) ||
-	     !time_ok(l->expires) || !time_ok(l->suspect_since)))
+	l->attrs_len = (size_t)(r->p + r->off - l->attrs);
+	if (r->bad)
+		return;
+	if (full && (l->owner_len == 0 || l->state < IPAM_LEASE_BOUND ||
+		     l->state > IPAM_LEASE_SUSPECT || !time_ok(l->created) || !time_ok(l->updated) ||
+		     !time_ok(l->expires) || !time_ok(l->suspect_since)))
 		r->bad = 1;
-	if (!r->bad && !full && !l->pool[0])
+	if (!full && l->pool_len == 0)
 		r->bad = 1;
 }
 
@@ -245,11 +319,18 @@ static int parse_payload(struct rd *r, uint32_t type, enum ipam__ff_kind kind, s
 			 const struct ipam__ff_handler *h, struct ipam__ff_result *res)
 {
 	if (kind == IPAM__FF_SNAPSHOT && type == IPAM__FF_LEASE) {
-		ipam_lease l;
-		get_lease(r, &l, 1);
+		struct ipam__lease_ref ref;
+		get_lease(r, &ref, 1);
 		if (r->bad || r->off != r->len)
 			return corrupt(off, "malformed lease");
-		return h->lease ? h->lease(h->ud, &l) : 0;
+		if (h->lease_ref)
+			return h->lease_ref(h->ud, &ref);
+		if (h->lease) {
+			ipam_lease l;
+			ipam__lease_from_ref(&ref, &l);
+			return h->lease(h->ud, &l);
+		}
+		return 0;
 	}
 	if (kind == IPAM__FF_SNAPSHOT && type == IPAM__FF_END) {
 		uint64_t count = get(r, 8), rev = get(r, 8);
@@ -268,19 +349,25 @@ static int parse_payload(struct rd *r, uint32_t type, enum ipam__ff_kind kind, s
 		if (r->bad || nops == 0 || nops > IPAM__FF_MAX_OPS || nops > (r->len - r->off) / 40)
 			return corrupt(off, "malformed commit header");
 		if (nops > 1) {
-			ops = ipam__calloc(nops, sizeof(*ops));
+			ops = ipam__alloc(nops * sizeof(*ops)); /* each one filled below */
 			if (!ops)
 				return ipam__fail_code(-ENOMEM);
 		}
 		for (uint32_t i = 0; i < nops && !r->bad; i++) {
+			struct ipam__lease_ref ref;
 			ops[i].kind = (ipam_op_kind)get(r, 1);
 			if (ops[i].kind != IPAM_OP_PUT && ops[i].kind != IPAM_OP_DELETE)
 				r->bad = 1;
+			ops[i].pool = 0;
 			ops[i].flags = 0;
-			get_lease(r, &ops[i].lease, ops[i].kind == IPAM_OP_PUT);
+			get_lease(r, &ref, ops[i].kind == IPAM_OP_PUT);
+			if (!r->bad)
+				ipam__lease_from_ref(&ref, &ops[i].lease);
 		}
 		if (r->bad || r->off != r->len)
 			e = corrupt(off, "malformed commit");
+		else if (h->commit_mut)
+			e = h->commit_mut(h->ud, rev, now, ops, nops);
 		else if (h->commit)
 			e = h->commit(h->ud, rev, now, ops, nops);
 		if (ops != &one)

@@ -15,6 +15,7 @@
 #include <ipam/store.h>
 
 #include "internal.h"
+#include "lease/record.h"
 
 #define IPAM__FF_VERSION 1
 #define IPAM__FF_HEADER_SIZE 32
@@ -49,6 +50,12 @@ struct ipam__ff_handler {
 	int (*lease)(void *ud, const ipam_lease *l);
 	int (*commit)(void *ud, uint64_t revision, int64_t now_ms, const ipam_op *ops, unsigned nops);
 	int (*end)(void *ud, uint64_t count, uint64_t revision);
+	/* If set, snapshot leases go here instead of to `lease`, with their
+	 * strings still in the image (no copy into an ipam_lease). */
+	int (*lease_ref)(void *ud, const struct ipam__lease_ref *l);
+	/* If set, commits go here instead of to `commit`, with ops the
+	 * callback may change (pool and flags, say) before applying them. */
+	int (*commit_mut)(void *ud, uint64_t revision, int64_t now_ms, ipam_op *ops, unsigned nops);
 };
 
 struct ipam__ff_result {

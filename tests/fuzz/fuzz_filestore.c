@@ -192,7 +192,7 @@ static void check_result(int r, const struct ipam__ff_result *res, size_t base, 
 static void parse_file(ipam_view *v, const uint8_t *img, size_t len, enum ipam__ff_kind kind)
 {
 	struct apply a = { v, 0, 0 };
-	struct ipam__ff_handler h = { &a, on_lease, on_commit, on_end };
+	struct ipam__ff_handler h = { &a, on_lease, on_commit, on_end, NULL, NULL };
 	struct ipam__ff_result res;
 	int r;
 
@@ -223,7 +223,7 @@ static void parse_records(const uint8_t *p, size_t len, enum ipam__ff_kind kind,
 {
 	ipam_view *v = NULL;
 	struct apply a = { NULL, 7, 0 };
-	struct ipam__ff_handler h = { &a, on_lease, on_commit, on_end };
+	struct ipam__ff_handler h = { &a, on_lease, on_commit, on_end, NULL, NULL };
 	struct ipam__ff_result res;
 	int r;
 
