@@ -12,6 +12,11 @@
 
 static uint64_t next_random(ipam_ctx *ctx);
 
+static size_t claimset_size(unsigned npools)
+{
+	return sizeof(struct ipam__claimset) + npools * sizeof(struct ipam__claims);
+}
+
 IPAM_EXPORT void ipam_ctx_options_init(ipam_ctx_options *o)
 {
 	if (!o)
@@ -62,8 +67,12 @@ IPAM_EXPORT ipam_ctx *ipam_ctx_free(ipam_ctx *ctx)
 	if (!ctx)
 		return NULL;
 	for (unsigned i = 0; i < atomic_load(&ctx->nsets); i++) {
-		ipam__store_detach(ctx->store, ctx->sets[i].view);
-		ipam_poolset_free(ctx->sets[i].set);
+		struct ipam__set_entry *e = &ctx->sets[i];
+		ipam__release(e->claims, claimset_size(e->view->npools));
+		pthread_cond_destroy(&e->claim_cond);
+		pthread_mutex_destroy(&e->claim_lock);
+		ipam__store_detach(ctx->store, e->view);
+		ipam_poolset_free(e->set);
 	}
 	pthread_mutex_destroy(&ctx->lock);
 	ipam__release(ctx, sizeof(*ctx));
@@ -108,8 +117,23 @@ IPAM_EXPORT int ipam_ctx_add_poolset(ipam_ctx *ctx, ipam_poolset *set)
 		}
 	}
 	if (r == 0) {
-		ctx->sets[n].set = set;
-		ctx->sets[n].view = view;
+		struct ipam__set_entry *en = &ctx->sets[n];
+		pthread_condattr_t ca;
+		en->claims = ipam__zalloc(claimset_size(view->npools));
+		if (!en->claims) {
+			ipam__store_detach(ctx->store, view);
+			pthread_mutex_unlock(&ctx->lock);
+			return ipam__fail_code(-ENOMEM);
+		}
+		pthread_mutex_init(&en->claim_lock, NULL);
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&en->claim_cond, &ca);
+		pthread_condattr_destroy(&ca);
+		atomic_init(&en->claims->epoch, 0);
+		atomic_init(&en->claims->waiters, 0);
+		en->set = set;
+		en->view = view;
 		atomic_store_explicit(&ctx->nsets, n + 1, memory_order_release);
 	}
 	pthread_mutex_unlock(&ctx->lock);
@@ -311,22 +335,110 @@ static void backoff(ipam_ctx *ctx, unsigned attempt)
 
 _Thread_local int ipam__in_oracle;
 
+/* ---- candidate claims (see ctx_internal.h) ------------------------------------------ */
+
+unsigned ipam__claims_count(const struct ipam__set_entry *e, unsigned pool)
+{
+	const struct ipam__claims *c = &e->claims->pool[pool];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < c->hwm; i++)
+		n += atomic_load_explicit(&c->key[i], memory_order_relaxed) != 0;
+	return n;
+}
+
+void ipam__claim(struct ipam__set_entry *e, struct ipam__txnbuf *tb, unsigned pool, ipam__u128 v)
+{
+	struct ipam__claims *c = &e->claims->pool[pool];
+	struct ipam__claimlist *l = tb->claims;
+
+	if (!l || l->n == IPAM__TXN_MAX_CLAIMS || pool > UINT16_MAX)
+		return;
+	for (unsigned i = 0; i < IPAM__CLAIMS_MAX; i++) {
+		if (atomic_load_explicit(&c->key[i], memory_order_relaxed) != 0)
+			continue;
+		/* Only claimers (serialised by cursor_lock) fill slots. */
+		atomic_store_explicit(&c->key[i], ipam__claim_key(v), memory_order_release);
+		if (i >= c->hwm)
+			c->hwm = i + 1;
+		l->c[l->n].pool = (uint16_t)pool;
+		l->c[l->n].slot = (uint16_t)i;
+		l->n++;
+		return;
+	}
+}
+
+int ipam__claims_drop(struct ipam__set_entry *e, struct ipam__txnbuf *tb)
+{
+	struct ipam__claimlist *l = tb->claims;
+
+	if (!l || l->n == 0)
+		return 0;
+	for (unsigned i = 0; i < l->n; i++)
+		atomic_store_explicit(&e->claims->pool[l->c[i].pool].key[l->c[i].slot], 0,
+				      memory_order_release);
+	l->n = 0;
+	/* Bump, then look for waiters; a waiter registers, then reads the
+	 * epoch (both sequentially consistent): one of the two sees the
+	 * other, so no wake-up is lost. */
+	atomic_fetch_add(&e->claims->epoch, 1);
+	if (atomic_load(&e->claims->waiters)) {
+		pthread_mutex_lock(&e->claim_lock);
+		pthread_cond_broadcast(&e->claim_cond);
+		pthread_mutex_unlock(&e->claim_lock);
+	}
+	return 1;
+}
+
+/* Wait until some claims are dropped after `seen`: 1 if they were, 0 if
+ * the time ran out (the claims' holder is stalled, descheduled, say). The
+ * wait is short, a first backoff step: a commit in flight on the memory
+ * store takes microseconds. */
+static int wait_claims(ipam_ctx *ctx, struct ipam__set_entry *e, uint64_t seen)
+{
+	uint64_t us = ctx->opt.backoff_base_us;
+	struct timespec ts;
+	int woken = 1;
+
+	if (us < 20)
+		us = 20;
+	if (us > 2000)
+		us = 2000;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += (long)(us * 1000);
+	ts.tv_sec += ts.tv_nsec / 1000000000;
+	ts.tv_nsec %= 1000000000;
+	pthread_mutex_lock(&e->claim_lock);
+	atomic_fetch_add(&e->claims->waiters, 1);
+	while (atomic_load(&e->claims->epoch) == seen && woken)
+		woken = pthread_cond_timedwait(&e->claim_cond, &e->claim_lock, &ts) == 0;
+	atomic_fetch_sub(&e->claims->waiters, 1);
+	woken = atomic_load(&e->claims->epoch) != seen;
+	pthread_mutex_unlock(&e->claim_lock);
+	return woken;
+}
+
 int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn decide, void *arg,
 		  struct ipam__txnbuf *tb, uint64_t *rev)
 {
+	unsigned attempt = 0, waits = 0;
+	enum { FIRST, AFTER_CONFLICT, AFTER_WAIT } redo = FIRST;
 	int r;
 
 	*rev = 0;
 	if (ipam__in_oracle)
 		return ipam__fail(-EDEADLK, "gc", NULL,
 				  "a GC oracle may read but not change leases (called from inside one)");
-	for (unsigned attempt = 0; attempt < ctx->opt.max_attempts; attempt++) {
+	tb->claims = NULL;
+	tb->claim_fallback = 0;
+	while (attempt < ctx->opt.max_attempts) {
 		ipam_txn txn;
 		int64_t now;
 
-		if (attempt > 0) {
+		if (redo != FIRST) {
 			atomic_fetch_add(&ctx->retries, 1);
-			backoff(ctx, attempt);
+			if (redo == AFTER_CONFLICT)
+				backoff(ctx, attempt);
 			r = ipam__store_refresh(ctx->store, e->view);
 			if (r < 0)
 				return r;
@@ -334,13 +446,27 @@ int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn deci
 		now = ipam__ctx_now_ms(ctx);
 		tb->nops = 0;
 		tb->nconds = 0;
+		tb->claims = NULL;
 		ipam__view_rdlock(e->view);
 		r = decide(ctx, e, arg, tb, now);
 		ipam__view_rdunlock(e->view);
-		if (r < 0)
-			return r;
-		if (tb->nops == 0)
-			return 0;
+		if (r == -EINPROGRESS && !tb->claim_fallback) {
+			/* Every candidate is another decider's commit in
+			 * flight: let it finish rather than commit a decision
+			 * bound to conflict, then decide again. If it does
+			 * not finish soon, take a claimed candidate and let
+			 * the preconditions arbitrate: no decider ever
+			 * blocks behind a stalled one. */
+			uint64_t seen = tb->claim_seen + (uint64_t)ipam__claims_drop(e, tb); /* not ours */
+			if (!wait_claims(ctx, e, seen) || ++waits >= ctx->opt.max_attempts)
+				tb->claim_fallback = 1; /* stop waiting: take a claimed one */
+			redo = AFTER_WAIT;
+			continue;
+		}
+		if (r < 0 || tb->nops == 0) {
+			ipam__claims_drop(e, tb);
+			return r < 0 ? r : 0;
+		}
 		memset(&txn, 0, sizeof(txn));
 		txn.ops = tb->ops;
 		txn.nops = tb->nops;
@@ -348,6 +474,7 @@ int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn deci
 		txn.nconds = tb->nconds;
 		txn.now_ms = now;
 		r = ipam__store_commit(ctx->store, e->view, &txn, rev);
+		ipam__claims_drop(e, tb);
 		if (r == 0) {
 			atomic_fetch_add(&ctx->commits, 1);
 			return 0;
@@ -355,6 +482,8 @@ int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn deci
 		if (r != -EAGAIN)
 			return r;
 		atomic_fetch_add(&ctx->conflicts, 1);
+		attempt++;
+		redo = AFTER_CONFLICT;
 	}
 	atomic_fetch_add(&ctx->gave_up, 1);
 	return ipam__fail(-EAGAIN, "commit", ipam_poolset_name(e->set),

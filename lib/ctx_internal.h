@@ -12,9 +12,56 @@
 
 #define IPAM__CTX_MAX_SETS 64
 
+/*
+ * Candidate claims. Deciders of one context share the view's read lock and
+ * decide at the same time; without coordination two of them may pick the
+ * same free address (when few are free, the next-fit cursor wraps onto an
+ * address another decider is about to commit), and one commit then fails
+ * its precondition. So every address chosen by an allocation decision is
+ * claimed until its commit attempt is over (applied or refused), and the
+ * other deciders of the context step over claimed addresses.
+ *
+ * (The shared next-fit cursor already moves at decision time, so with many
+ * free addresses deciders rarely meet; claims cover the rest: a nearly full
+ * pool, the lowest and random policies, exact addresses, hints.)
+ *
+ * Claims only steer choices, they never reserve anything: the address stays
+ * free in the index, preconditions (fine or coarse) are unchanged, and a
+ * claimed address is still taken when it is the only candidate: after a
+ * short wait for the claim's commit to finish, and at once if it does not
+ * (see ipam__ctx_run()). A hint (stickiness) is taken even if claimed. An
+ * abandoned candidate is thus never lost, nor a pool reported exhausted
+ * because of claims. Claims are per context: separate processes or
+ * contexts are not coordinated (their preconditions keep them correct).
+ */
+#define IPAM__CLAIMS_MAX 16 /* per pool; more concurrent deciders just do not claim */
+
+/* Claim slots hold a 64-bit key of the address (0: empty); two addresses
+ * with one key only make a decider step over a free one. Slots are filled
+ * under the pool's cursor_lock and emptied by their owner without it. */
+struct ipam__claims {
+	unsigned hwm; /* slots in use are below this (under cursor_lock) */
+	_Atomic uint64_t key[IPAM__CLAIMS_MAX];
+};
+
+/* Written by every allocation: allocated apart from the read-mostly set
+ * entry, so that writes do not evict its cache line from other threads. */
+struct ipam__claimset {
+	_Atomic uint64_t epoch; /* bumped when claims are dropped */
+	_Atomic unsigned waiters;
+	/* pool[p] is filled and read under the view's pools[p].cursor_lock,
+	 * taken by deciders anyway. */
+	struct ipam__claims pool[];
+};
+
 struct ipam__set_entry {
 	ipam_poolset *set;
 	ipam_view *view;
+	struct ipam__claimset *claims;
+	/* Deciders waiting for claims to go sleep on claim_cond, only
+	 * touched when there are some. */
+	pthread_mutex_t claim_lock;
+	pthread_cond_t claim_cond;
 };
 
 struct ipam_ctx {
@@ -35,12 +82,30 @@ struct ipam__set_entry *ipam__ctx_entry(ipam_ctx *ctx, const char *set, int *err
 
 int64_t ipam__ctx_now_ms(const ipam_ctx *ctx);
 
+#define IPAM__TXN_MAX_CLAIMS 16
+
+/* The claims one decision made (kept by the caller of the loop). */
+struct ipam__claimlist {
+	unsigned n;
+	struct {
+		uint16_t pool, slot;
+	} c[IPAM__TXN_MAX_CLAIMS];
+};
+
 /* A change set being built by a decision. */
 struct ipam__txnbuf {
 	ipam_op *ops;
 	unsigned nops, cap_ops;
 	ipam_cond *conds;
 	unsigned nconds, cap_conds;
+	/* Where a decision records its claims (NULL before each decision:
+	 * one that claims sets it); ipam__ctx_run() drops them when the
+	 * commit attempt is over. */
+	struct ipam__claimlist *claims;
+	/* Set by ipam__ctx_run(): take a claimed candidate rather than ask to
+	 * wait (-EINPROGRESS) when nothing else is left. */
+	int claim_fallback;
+	uint64_t claim_seen; /* claims->epoch when a decision asked to wait */
 };
 
 void ipam__txnbuf_fini(struct ipam__txnbuf *tb);
@@ -52,7 +117,10 @@ ipam_cond *ipam__txnbuf_cond(struct ipam__txnbuf *tb);
  * The optimistic loop: decide (under the view's read lock) into a fresh
  * txnbuf, commit, and on -EAGAIN refresh, back off and decide again.
  * decide returns 0 (possibly with no ops: nothing to do), or a negative
- * code that ends the loop. On success *rev is the commit's revision (0 if
+ * code that ends the loop; -EINPROGRESS (only while tb->claim_fallback is
+ * 0, with tb->claim_seen set) means every candidate is claimed by another
+ * decider's commit in flight: the loop waits for claims to be dropped and
+ * decides again, without committing. On success *rev is the commit's revision (0 if
  * nothing was committed) and tb holds what was committed.
  */
 typedef int (*ipam__decide_fn)(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
@@ -65,6 +133,35 @@ int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn deci
  * first finds (and refreshes) the set by name. */
 int ipam__ctx_commit(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn decide, void *arg);
 int ipam__ctx_commit_set(ipam_ctx *ctx, const char *set, ipam__decide_fn decide, void *arg);
+
+/*
+ * Claims (the caller holds the pool's cursor_lock): is the address claimed
+ * by a decider of this context; how many are; claim it for tb (no-op if tb
+ * records no claims or a table is full: claims are advisory).
+ */
+static inline uint64_t ipam__claim_key(ipam__u128 v)
+{
+	uint64_t k = (uint64_t)v ^ (uint64_t)(v >> 64);
+	return k ? k : 1;
+}
+
+static inline int ipam__claimed(const struct ipam__set_entry *e, unsigned pool, ipam__u128 v)
+{
+	const struct ipam__claims *c = &e->claims->pool[pool];
+	uint64_t k = ipam__claim_key(v);
+
+	for (unsigned i = 0; i < c->hwm; i++)
+		if (atomic_load_explicit(&c->key[i], memory_order_acquire) == k)
+			return 1;
+	return 0;
+}
+
+unsigned ipam__claims_count(const struct ipam__set_entry *e, unsigned pool);
+void ipam__claim(struct ipam__set_entry *e, struct ipam__txnbuf *tb, unsigned pool, ipam__u128 v);
+/* Drop tb's claims (no lock needed): its commit attempt is over, or
+ * never happened. Wakes deciders waiting for claims to go. Returns how much
+ * it moved e->claims->epoch: 1 if tb held claims, else 0. */
+int ipam__claims_drop(struct ipam__set_entry *e, struct ipam__txnbuf *tb);
 
 /* Set while a GC oracle runs on this thread: writes are refused. */
 extern _Thread_local int ipam__in_oracle;

@@ -29,6 +29,7 @@ struct alloc_arg {
 	const ipam_addr *hint[MAX_REQ_POOLS];
 	int kind[MAX_REQ_POOLS]; /* 0: existing, 1: new, 2: rebind */
 	ipam_lease *out;
+	struct ipam__claimlist claims; /* candidates of the decision in flight */
 };
 
 static int fill_new(ipam_lease *l, const struct alloc_arg *a, const char *pool, int64_t now_ms)
@@ -58,6 +59,120 @@ static int fmt_fail(int err, const char *field, const ipam_addr *addr, const cha
 	return ipam__fail(err, field, buf, "%s", why);
 }
 
+/*
+ * Candidate choice for a new lease in pool p: the index's decision (hint,
+ * policy, quarantine fallback) as ipam__index_peek() makes it, stepping
+ * over addresses that other deciders of this context have claimed for a
+ * commit in flight (ctx_internal.h), and claiming the answer. A hint taken
+ * is kept even if claimed: stickiness wins, the preconditions arbitrate.
+ * When every candidate found is claimed: -EINPROGRESS (with
+ * tb->claim_seen) so the caller waits for those commits, or, with
+ * tb->claim_fallback, the index's own answer. Runs under the view's read
+ * lock; the shared cursor moves past the answer.
+ */
+#define PROBE_MAX 256
+
+/* Is the address at ordinal o a candidate: not claimed, and taken by the
+ * index's decision if offered as a hint (free, or quarantined and
+ * claimable by this owner at now_ms). */
+static int probe(const struct ipam__set_entry *e, const struct ipam__pool_state *ps, unsigned p,
+		 uint64_t tag, int64_t now_ms, ipam__u128 o, ipam_addr *out)
+{
+	ipam__u128 cur = 0;
+	uint64_t rng = 0;
+	ipam_addr a, got;
+	int st;
+
+	if (ipam__index_address(ps->idx, o, &a) < 0)
+		return 0;
+	st = ipam__index_state(ps->idx, &a);
+	if (st == IPAM__ADDR_USED || st < 0 || ipam__claimed(e, p, ipam__addr_value(&a)))
+		return 0;
+	if (st == IPAM__ADDR_QUARANTINED &&
+	    (ipam__index_peek(ps->idx, tag, &a, now_ms, &cur, &rng, &got) < 0 ||
+	     ipam_addr_cmp(&got, &a) != 0))
+		return 0;
+	*out = a;
+	return 1;
+}
+
+static int choose(struct ipam__set_entry *e, struct ipam__txnbuf *tb, unsigned p, uint64_t tag,
+		  const ipam_addr *hint, int64_t now_ms, ipam_addr *cand)
+{
+	struct ipam__pool_state *ps = &e->view->pools[p];
+	ipam_policy policy = ipam_pool_policy(ps->pool);
+	ipam__u128 cur, ord, total;
+	ipam_addr first;
+	uint64_t rng;
+	int r, found = 0;
+
+	pthread_mutex_lock(&ps->cursor_lock);
+	cur = ps->cursor;
+	rng = ps->rng;
+	r = ipam__index_peek(ps->idx, tag, hint, now_ms, &cur, &rng, &first);
+	if (r < 0)
+		goto out;
+	*cand = first;
+	found = (hint && ipam_addr_cmp(hint, &first) == 0) ||
+		!ipam__claimed(e, p, ipam__addr_value(&first));
+	if (!found && policy == IPAM_POLICY_NEXT_FIT) {
+		/* The next ones after the cursor: each claimed one passed is
+		 * a distinct claim, so claims + 1 steps see them all. */
+		for (unsigned i = 0, n = ipam__claims_count(e, p); i <= n && !found; i++) {
+			r = ipam__index_peek(ps->idx, tag, NULL, now_ms, &cur, &rng, cand);
+			if (r < 0 || ipam_addr_cmp(cand, &first) == 0)
+				break; /* wrapped round: nothing else */
+			found = !ipam__claimed(e, p, ipam__addr_value(cand));
+		}
+	} else if (!found && policy == IPAM_POLICY_RANDOM) {
+		for (unsigned i = 0, n = ipam__claims_count(e, p); i < 2 * n + 2 && !found; i++) {
+			if (ipam__index_peek(ps->idx, tag, NULL, now_ms, &cur, &rng, cand) < 0)
+				break;
+			found = !ipam__claimed(e, p, ipam__addr_value(cand));
+		}
+	}
+	if (!found && policy != IPAM_POLICY_NEXT_FIT &&
+	    ipam__index_ordinal(ps->idx, &first, &ord) == 0) {
+		/* lowest (and random's last resort): the next candidates up
+		 * from the claimed answer, wrapping; a few at first, and
+		 * when the claim's holder is stalled (others meanwhile took
+		 * the addresses above it), enough to be sure: among
+		 * used + quarantined + claimed + 1 ordinals one is free and
+		 * unclaimed if any is. */
+		struct ipam__index_counts c;
+		ipam__u128 limit = PROBE_MAX;
+		ipam__index_counts(ps->idx, &c);
+		total = c.total;
+		if (tb->claim_fallback)
+			limit = c.used + c.quarantined + ipam__claims_count(e, p) + 1;
+		for (ipam__u128 i = 1; i <= limit && !found && i < total; i++) {
+			ipam__u128 o = ord + i;
+			if (o >= total)
+				o -= total;
+			found = probe(e, ps, p, tag, now_ms, o, cand);
+		}
+		if (found)
+			cur = ipam__index_ordinal(ps->idx, cand, &ord) == 0 && ord + 1 < total ? ord + 1 : 0;
+	}
+	if (!found) {
+		/* Every candidate found is claimed: wait for those commits,
+		 * or after waiting, take the claimed one. */
+		if (!tb->claim_fallback) {
+			tb->claim_seen = atomic_load(&e->claims->epoch);
+			r = -EINPROGRESS;
+			goto out;
+		}
+		*cand = first; /* the only candidate: let the preconditions decide */
+	}
+	ps->cursor = cur;
+	ps->rng = rng;
+	ipam__claim(e, tb, p, ipam__addr_value(cand));
+	r = 0;
+out:
+	pthread_mutex_unlock(&ps->cursor_lock);
+	return r;
+}
+
 static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 			struct ipam__txnbuf *tb, int64_t now_ms)
 {
@@ -66,6 +181,8 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 	ipam_view *v = e->view;
 	uint64_t tag = ipam__view_owner_tag(v, req->owner, req->ifname);
 	int r;
+
+	tb->claims = &a->claims;
 
 	for (unsigned k = 0; k < a->npools; k++) {
 		unsigned p = a->pools[k];
@@ -127,6 +244,9 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 				return fmt_fail(-EBUSY, "address", a->exact[k],
 						"is quarantined for its previous owner");
 			cand = *a->exact[k];
+			pthread_mutex_lock(&ps->cursor_lock);
+			ipam__claim(e, tb, p, ipam__addr_value(&cand));
+			pthread_mutex_unlock(&ps->cursor_lock);
 		} else {
 			const ipam_addr *hint = a->hint[k];
 			ipam_addr qaddr;
@@ -139,9 +259,7 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 					hint = &qaddr;
 				}
 			}
-			pthread_mutex_lock(&ps->cursor_lock);
-			r = ipam__index_peek(ps->idx, tag, hint, now_ms, &ps->cursor, &ps->rng, &cand);
-			pthread_mutex_unlock(&ps->cursor_lock);
+			r = choose(e, tb, p, tag, hint, now_ms, &cand);
 			if (r == -ENOSPC) {
 				atomic_fetch_add(&ctx->exhausted, 1);
 				return r;

@@ -5,11 +5,14 @@
  * the check, instead of the apply), plus an out-of-memory sweep through a
  * whole allocate/rebind/release cycle. Every failure must leave the state
  * exactly as it was; conflicts must be retried with backoff up to the bound
- * and then reported as "try again later".
+ * and then reported as "try again later". Then candidate claims: what a
+ * decider does when other deciders of the context have claimed candidates
+ * for commits in flight (simulated here by claims that are never committed).
  */
 #include <stdlib.h>
 
 #include "ctx_fixture.h"
+#include "ctx_internal.h"
 
 enum spy_step { SPY_NONE, SPY_BEFORE_CHECK, SPY_AFTER_CHECK, SPY_CONFLICT };
 
@@ -296,6 +299,158 @@ START_TEST(oom_sweep)
 }
 END_TEST
 
+/* ---- candidate claims ------------------------------------------------------------ */
+
+static ipam_store *cst;
+static ipam_ctx *cctx;
+static struct ipam__set_entry *cent;
+static struct ipam__claimlist other_claims;
+static struct ipam__txnbuf other; /* another decider's claims, its commit "in flight" */
+
+/* One v4 pool, .1-.6, of the given policy. */
+static void claims_ctx(ipam_policy policy)
+{
+	ipam_pool *p = fx_pool("v4", "10.0.0.0/29", NULL, NULL);
+	int err;
+
+	ck_assert_int_eq(ipam_pool_set_policy(p, policy), 0);
+	ck_assert_int_eq(ipam_store_memory_new(&cst), 0);
+	cctx = fx_ctx(cst, 0);
+	fx_add_set(cctx, "net", p, NULL);
+	cent = ipam__ctx_entry(cctx, "net", &err);
+	ck_assert_ptr_nonnull(cent);
+	memset(&other, 0, sizeof(other));
+	memset(&other_claims, 0, sizeof(other_claims));
+	other.claims = &other_claims;
+}
+
+static void claims_done(void)
+{
+	ipam_ctx_stats s;
+
+	ipam__claims_drop(cent, &other);
+	ipam_ctx_stats_get(cctx, &s);
+	ck_assert_uint_eq(s.conflicts, 0);
+	ck_assert_int_eq(ipam_verify(cctx, "net"), 0);
+	ipam_ctx_free(cctx);
+	ipam_store_free(cst);
+}
+
+static void claim_other(const char *addr)
+{
+	ipam_addr a = fx_addr(addr);
+
+	pthread_mutex_lock(&cent->view->pools[0].cursor_lock);
+	ipam__claim(cent, &other, 0, ipam__addr_value(&a));
+	pthread_mutex_unlock(&cent->view->pools[0].cursor_lock);
+}
+
+/* Allocate for owner (optionally with a hint); the address as text. */
+static const char *calloc_addr(const char *owner, const char *hint, char *buf)
+{
+	ipam_lease out[1];
+	ipam_request r = fx_req("net", owner, owner);
+	ipam_addr h;
+	unsigned n = 1;
+
+	if (hint) {
+		h = fx_addr(hint);
+		r.hints = &h;
+		r.nhints = 1;
+	}
+	ck_assert_msg(ipam_allocate(cctx, &r, out, &n) == 0, "%s", ipam_last_error_message());
+	return fx_fmt(&out[0].addr, buf);
+}
+
+START_TEST(claims_next_fit)
+{
+	char b[IPAM_ADDR_STRLEN];
+
+	claims_ctx(IPAM_POLICY_NEXT_FIT);
+	ck_assert_str_eq(calloc_addr("ns/a", NULL, b), "10.0.0.1");
+	claim_other("10.0.0.2");
+	claim_other("10.0.0.3");
+	ck_assert_str_eq(calloc_addr("ns/b", NULL, b), "10.0.0.4"); /* steps over both */
+	/* The other decider gives up: its candidates were never taken. */
+	ipam__claims_drop(cent, &other);
+	ck_assert_uint_eq(fx_used(cctx, "net", "v4"), 2);
+	ck_assert_str_eq(calloc_addr("ns/c", NULL, b), "10.0.0.5");
+	ck_assert_str_eq(calloc_addr("ns/d", NULL, b), "10.0.0.6");
+	ck_assert_str_eq(calloc_addr("ns/e", NULL, b), "10.0.0.2"); /* wrapped: not lost */
+	ck_assert_str_eq(calloc_addr("ns/f", NULL, b), "10.0.0.3");
+	/* The same owner asking again gets its address, claimed or not. */
+	claim_other("10.0.0.4");
+	ck_assert_str_eq(calloc_addr("ns/b", NULL, b), "10.0.0.4");
+	claims_done();
+}
+END_TEST
+
+START_TEST(claims_lowest_and_random)
+{
+	char b[IPAM_ADDR_STRLEN];
+
+	claims_ctx(IPAM_POLICY_LOWEST);
+	claim_other("10.0.0.1");
+	ck_assert_str_eq(calloc_addr("ns/a", NULL, b), "10.0.0.2");
+	ipam__claims_drop(cent, &other);
+	ck_assert_str_eq(calloc_addr("ns/b", NULL, b), "10.0.0.1");
+	claims_done();
+
+	claims_ctx(IPAM_POLICY_RANDOM);
+	for (int i = 1; i <= 6; i++) {
+		char a[16];
+		if (i == 4)
+			continue;
+		snprintf(a, sizeof(a), "10.0.0.%d", i);
+		claim_other(a);
+	}
+	ck_assert_str_eq(calloc_addr("ns/a", NULL, b), "10.0.0.4"); /* the only unclaimed */
+	claims_done();
+}
+END_TEST
+
+START_TEST(claims_hint_and_exact)
+{
+	char b[IPAM_ADDR_STRLEN];
+	ipam_lease out[1];
+	ipam_request r = fx_req("net", "ns/x", "ns/x");
+	ipam_addr ex = fx_addr("10.0.0.1");
+	unsigned n = 1;
+
+	claims_ctx(IPAM_POLICY_NEXT_FIT);
+	/* A hint is sticky even when another decider claimed the address:
+	 * the preconditions decide between them. */
+	claim_other("10.0.0.5");
+	ck_assert_str_eq(calloc_addr("ns/a", "10.0.0.5", b), "10.0.0.5");
+	ipam__claims_drop(cent, &other);
+	/* An exact request is a claim: a concurrent policy decision avoids it. */
+	r.exact = &ex;
+	r.nexact = 1;
+	ck_assert_int_eq(ipam_allocate(cctx, &r, out, &n), 0);
+	ck_assert_str_eq(fx_fmt(&out[0].addr, b), "10.0.0.1");
+	ck_assert_uint_eq(ipam__claims_count(cent, 0), 0); /* dropped after the commit */
+	claims_done();
+}
+END_TEST
+
+START_TEST(claims_all_claimed)
+{
+	char b[IPAM_ADDR_STRLEN];
+	ipam_ctx_stats s;
+
+	claims_ctx(IPAM_POLICY_NEXT_FIT);
+	for (int i = 1; i <= 5; i++)
+		calloc_addr((char[]){ 'n', 's', '/', (char)('a' + i), 0 }, NULL, b);
+	/* One free address, claimed by a decider that never commits (stalled):
+	 * the allocation waits a little, then takes it anyway. Not -ENOSPC. */
+	claim_other("10.0.0.6");
+	ck_assert_str_eq(calloc_addr("ns/z", NULL, b), "10.0.0.6");
+	ipam_ctx_stats_get(cctx, &s);
+	ck_assert_uint_eq(s.retries, 1);
+	claims_done();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("txn");
@@ -310,5 +465,11 @@ int main(void)
 	tcase_add_test(t2, store_table_checked);
 	tcase_add_test(t2, oom_sweep);
 	suite_add_tcase(s, t2);
+	TCase *t3 = tcase_create("claims");
+	tcase_add_test(t3, claims_next_fit);
+	tcase_add_test(t3, claims_lowest_and_random);
+	tcase_add_test(t3, claims_hint_and_exact);
+	tcase_add_test(t3, claims_all_claimed);
+	suite_add_tcase(s, t3);
 	return tu_run(s);
 }
