@@ -140,7 +140,9 @@ typedef struct ipam_file_store_options {
 	size_t size; /* sizeof(ipam_file_store_options) */
 	ipam_durability durability;
 	/* Compact (write a new snapshot, empty the log) when the log grows
-	 * past this many bytes; 0: 4 MiB. */
+	 * past this many bytes; 0: 4 MiB. Small stores compact earlier, when
+	 * replaying the log would cost more than rewriting the snapshot
+	 * (docs/file-format.md). */
 	uint64_t compact_bytes;
 	/* Reports of recovered damage (a torn last record discarded, a stale
 	 * temporary file removed) and of failed compactions. Called with the

@@ -400,6 +400,15 @@ static int parse_header(const uint8_t *data, size_t len, enum ipam__ff_kind kind
 	return 0;
 }
 
+/* 1 if data[from, len) is all zero bytes. */
+static int zeros(const uint8_t *data, size_t from, size_t len)
+{
+	for (size_t i = from; i < len; i++)
+		if (data[i] != 0)
+			return 0;
+	return 1;
+}
+
 int ipam__ff_parse_records(const uint8_t *data, size_t len, enum ipam__ff_kind kind, size_t base,
 			   const struct ipam__ff_handler *h, struct ipam__ff_result *res)
 {
@@ -407,23 +416,28 @@ int ipam__ff_parse_records(const uint8_t *data, size_t len, enum ipam__ff_kind k
 
 	res->good_end = base;
 	res->torn = 0;
+	res->reserved = 0;
 	while (off < len) {
 		struct rd r = { data, len, off, 0 };
 		uint32_t n = (uint32_t)get(&r, 4), type;
 		int e;
 
 		if (r.bad) { /* not even a whole length field: torn */
-			res->torn = 1;
+			res->torn = !zeros(data, off, len) || kind != IPAM__FF_LOG;
+			res->reserved = !res->torn;
 			return 0;
 		}
 		if (n < 4 || n > IPAM__FF_MAX_RECORD) {
 			/* An impossible length. A crash while appending leaves the
 			 * unwritten part of the last record as zeros; anything
-			 * else is damage, and what follows it cannot be read. */
-			for (size_t i = off; i < len; i++)
-				if (data[i] != 0)
-					return corrupt(base + off, "impossible record length");
-			res->torn = 1;
+			 * else is damage, and what follows it cannot be read. A
+			 * log's writer also keeps zeros after its last record,
+			 * room for the next ones (docs/file-format.md): a zero
+			 * length there is the end, not a torn record. */
+			if (!zeros(data, off, len))
+				return corrupt(base + off, "impossible record length");
+			res->reserved = n == 0 && kind == IPAM__FF_LOG;
+			res->torn = !res->reserved;
 			return 0;
 		}
 		if (len - off - 4 < (size_t)n + 8) { /* runs past the end: torn */
@@ -433,7 +447,10 @@ int ipam__ff_parse_records(const uint8_t *data, size_t len, enum ipam__ff_kind k
 		{
 			struct rd cr = { data, len, off + 4 + n, 0 };
 			if (get(&cr, 8) != ipam__hash(data + off, 4 + (size_t)n, 0)) {
-				if (off + 4 + n + 8 == len) { /* the very last record: torn */
+				/* The very last record, or (a log) the last one
+				 * before the reserved zeros: torn. */
+				if (off + 4 + n + 8 == len ||
+				    (kind == IPAM__FF_LOG && zeros(data, off + 4 + n + 8, len))) {
 					res->torn = 1;
 					return 0;
 				}

@@ -62,6 +62,7 @@ struct ipam__ff_result {
 	uint64_t header_revision;
 	size_t good_end;  /* offset just past the last complete, valid record */
 	int torn;         /* the bytes after good_end are an incomplete last record */
+	int reserved;     /* a log: the bytes after good_end are zeros kept for later records */
 	int ended;        /* a snapshot's end record was seen */
 };
 

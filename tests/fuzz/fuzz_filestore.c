@@ -177,14 +177,21 @@ static void verify(ipam_view *v)
 		inconsistent("view");
 }
 
-static void check_result(int r, const struct ipam__ff_result *res, size_t base, size_t len)
+static void check_result(int r, const struct ipam__ff_result *res, size_t base, size_t len,
+			 const uint8_t *img)
 {
 	if (r > 0)
 		abort();
 	if (r == 0 && (res->good_end < base || res->good_end > base + len))
 		abort();
-	if (r == 0 && !res->torn && res->good_end != base + len)
+	if (r == 0 && res->torn && res->reserved)
+		abort();
+	if (r == 0 && !res->torn && !res->reserved && res->good_end != base + len)
 		abort(); /* all parsed, not torn: everything was consumed */
+	/* A reserved tail is zeros only (img holds the bytes from base). */
+	for (size_t i = res->good_end - base; r == 0 && res->reserved && i < len; i++)
+		if (img[i] != 0)
+			abort();
 }
 
 /* Parse img as a whole file of `kind` into v (which may already hold a
@@ -207,7 +214,9 @@ static void parse_file(ipam_view *v, const uint8_t *img, size_t len, enum ipam__
 	r = ipam__ff_parse(img, len, kind, &h, &res);
 	if (r == 0 && len < IPAM__FF_HEADER_SIZE)
 		abort();
-	check_result(r, &res, IPAM__FF_HEADER_SIZE, len >= IPAM__FF_HEADER_SIZE ? len - IPAM__FF_HEADER_SIZE : 0);
+	check_result(r, &res, IPAM__FF_HEADER_SIZE,
+		     len >= IPAM__FF_HEADER_SIZE ? len - IPAM__FF_HEADER_SIZE : 0,
+		     img + IPAM__FF_HEADER_SIZE);
 	if (kind == IPAM__FF_SNAPSHOT && r == 0 && res.header_revision != a.snap_rev)
 		abort();
 	if (kind == IPAM__FF_SNAPSHOT && r == 0 && res.ended && ipam_view_revision(v) < a.snap_rev) {
@@ -231,7 +240,7 @@ static void parse_records(const uint8_t *p, size_t len, enum ipam__ff_kind kind,
 		return; /* out of memory */
 	a.view = v;
 	r = ipam__ff_parse_records(p, len, kind, base, &h, &res);
-	check_result(r, &res, base, len);
+	check_result(r, &res, base, len, p);
 	verify(v);
 	ipam_view_free(v);
 }
