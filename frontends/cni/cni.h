@@ -84,6 +84,9 @@ int cni_store_is_etcd(const ipam_netconf *c);
 /* Make libipam allocate from a per-process arena (cni_arena.c); not in
  * sanitizer builds. */
 void cni_arena_install(void);
+/* The arena's blocks (size known on release; ud unused). */
+void *cni_arena_alloc(size_t size, void *ud);
+void cni_arena_release(void *ptr, size_t size, void *ud);
 
 /* The musl build (IPAM_CNI_ETCD_HANDOVER): exec ipam-cni-etcd beside this
  * program with the same environment and `in` as its stdin (cni_handover.c).
