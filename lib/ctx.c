@@ -619,7 +619,7 @@ IPAM_EXPORT int ipam_foreach_lease(ipam_ctx *ctx, const char *set, const ipam_le
 {
 	struct ipam__set_entry *e;
 	ipam_lease *batch;
-	size_t bucket = 0;
+	uint64_t pos = 0; /* hash value the walk resumes at */
 	unsigned cap = FOREACH_BATCH;
 	int r;
 
@@ -633,17 +633,22 @@ IPAM_EXPORT int ipam_foreach_lease(ipam_ctx *ctx, const char *set, const ipam_le
 		return ipam__fail_code(-ENOMEM);
 	/* Walk the address buckets in batches: copies are taken under the
 	 * read lock, the callback runs without it. A bucket is never split
-	 * between batches, so a record is seen at most once unless the table
-	 * is resized between batches (then the walk restarts from the same
-	 * bucket index of the new table and may repeat some records). */
+	 * between batches, and buckets hold contiguous ranges of hash values
+	 * (view.h), so the walk remembers the hash value it stopped at: after
+	 * a resize between batches it resumes in the bucket that holds that
+	 * value, skipping the records below it. Every record present for the
+	 * whole walk is seen exactly once. */
 	for (;;) {
 		unsigned n = 0;
 		ipam__view_rdlock(e->view);
 		const struct ipam__chains *t = &e->view->tab[IPAM__LINK_ADDR];
+		size_t bucket = ipam__bucket(t, pos);
+		int first = 1;
 		while (bucket < t->nb) {
 			unsigned in_bucket = 0;
 			for (const struct ipam__rec *x = t->b[bucket]; x; x = x->next[IPAM__LINK_ADDR])
-				in_bucket += filter_match(e->view, x, filter);
+				in_bucket += filter_match(e->view, x, filter) &&
+					     (!first || ipam__view_rec_hash(e->view, x, IPAM__LINK_ADDR) >= pos);
 			if (n && n + in_bucket > cap)
 				break;
 			if (in_bucket > cap) { /* one long chain: make room for all of it */
@@ -658,12 +663,17 @@ IPAM_EXPORT int ipam_foreach_lease(ipam_ctx *ctx, const char *set, const ipam_le
 				cap = in_bucket;
 			}
 			for (const struct ipam__rec *x = t->b[bucket]; x; x = x->next[IPAM__LINK_ADDR])
-				if (filter_match(e->view, x, filter))
+				if (filter_match(e->view, x, filter) &&
+				    (!first || ipam__view_rec_hash(e->view, x, IPAM__LINK_ADDR) >= pos))
 					ipam__rec_export(x, ipam_pool_name(e->view->pools[x->pool].pool),
 							 &batch[n++]);
+			first = 0;
 			bucket++;
 		}
+		/* The first hash value of the next bucket (none after the last). */
 		int done = bucket >= t->nb;
+		if (!done)
+			pos = (uint64_t)bucket << t->shift;
 		ipam__view_rdunlock(e->view);
 		for (unsigned i = 0; i < n; i++) {
 			r = cb(ud, &batch[i]);

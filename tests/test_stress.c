@@ -229,6 +229,87 @@ START_TEST(roomy_no_conflicts)
 }
 END_TEST
 
+/* ipam_foreach_lease() while another thread adds leases (the address
+ * table doubles several times meanwhile): no record is listed twice, and
+ * every lease committed before a walk began is listed by it. */
+#define WALK_LEASES 3000
+
+static atomic_long walk_done; /* leases committed so far, in order */
+static ipam_addr walk_addr[WALK_LEASES];
+
+static void *walk_writer(void *arg)
+{
+	char owner[32];
+	ipam_lease out[1];
+
+	(void)arg;
+	for (long i = 0; i < WALK_LEASES; i++) {
+		unsigned n = 1;
+		snprintf(owner, sizeof(owner), "ns/w-%ld", i);
+		ipam_request r = fx_req("net", owner, owner);
+		if (ipam_allocate(ctx, &r, out, &n) != 0 || n != 1) {
+			atomic_fetch_add(&failures, 1);
+			break;
+		}
+		walk_addr[i] = out[0].addr;
+		atomic_store(&walk_done, i + 1);
+	}
+	return NULL;
+}
+
+struct walk {
+	unsigned char *seen; /* by host number in 10.22.0.0/20 */
+	long dups, listed;
+};
+
+static int walk_cb(void *ud, const ipam_lease *l)
+{
+	struct walk *w = ud;
+	uint32_t host = (uint32_t)l->addr.lo - 0x0a160000u;
+
+	if (host >= 4096 || w->seen[host]++)
+		w->dups++;
+	if (++w->listed % 32 == 0) { /* let the writer grow the table mid-walk */
+		struct timespec ts = { 0, 50000 };
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+START_TEST(foreach_while_growing)
+{
+	pthread_t t;
+	struct walk w;
+	long walks = 0;
+
+	atomic_store(&failures, 0);
+	atomic_store(&walk_done, 0);
+	ck_assert_int_eq(ipam_store_memory_new(&st), 0);
+	ctx = fx_ctx(st, 0);
+	fx_add_set(ctx, "net", fx_pool("v4", "10.22.0.0/20", NULL, NULL), NULL);
+	w.seen = calloc(4096, 1);
+	ck_assert_ptr_nonnull(w.seen);
+	pthread_create(&t, NULL, walk_writer, NULL);
+	while (atomic_load(&walk_done) < WALK_LEASES && atomic_load(&failures) == 0) {
+		long before = atomic_load(&walk_done);
+		memset(w.seen, 0, 4096);
+		w.dups = w.listed = 0;
+		ck_assert_int_eq(ipam_foreach_lease(ctx, "net", NULL, walk_cb, &w), 0);
+		ck_assert_msg(w.dups == 0, "walk %ld: %ld records listed twice", walks, w.dups);
+		for (long i = 0; i < before; i++)
+			ck_assert_msg(w.seen[(uint32_t)walk_addr[i].lo - 0x0a160000u] == 1,
+				      "walk %ld: a lease committed before it was not listed", walks);
+		walks++;
+	}
+	pthread_join(t, NULL);
+	printf("foreach while growing: %ld walks over 0..%d leases\n", walks, WALK_LEASES);
+	ck_assert_int_eq(atomic_load(&failures), 0);
+	free(w.seen);
+	ipam_ctx_free(ctx);
+	ipam_store_free(st);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("stress");
@@ -237,6 +318,7 @@ int main(void)
 	tcase_add_test(tc, stress_fine);
 	tcase_add_test(tc, stress_coarse);
 	tcase_add_test(tc, roomy_no_conflicts);
+	tcase_add_test(tc, foreach_while_growing);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -175,8 +175,10 @@ typedef struct ipam_lease_filter {
 
 /* Call cb for each record matching filter (NULL: all), in no particular
  * order, on a copy taken under the view's read lock in batches: cb may call
- * the library, including writes. A non-zero return of cb stops the walk
- * and is returned. */
+ * the library, including writes. A record present for the whole walk is
+ * seen exactly once, whatever commits run meanwhile; one added or removed
+ * during the walk may or may not be seen. A non-zero return of cb stops
+ * the walk and is returned. */
 int ipam_foreach_lease(ipam_ctx *ctx, const char *set, const ipam_lease_filter *filter,
 		       int (*cb)(void *ud, const ipam_lease *lease), void *ud);
 

@@ -64,7 +64,7 @@ uint64_t ipam__view_owner_tag(const ipam_view *v, const char *owner, const char 
 				      strlen(ifname));
 }
 
-static uint64_t rec_hash(const ipam_view *v, const struct ipam__rec *r, int link)
+uint64_t ipam__view_rec_hash(const ipam_view *v, const struct ipam__rec *r, int link)
 {
 	switch (link) {
 	case IPAM__LINK_ADDR:
@@ -84,6 +84,7 @@ static int chains_init(struct ipam__chains *t)
 	if (!t->b)
 		return -ENOMEM;
 	t->nb = MIN_BUCKETS;
+	t->shift = 64 - (unsigned)__builtin_ctzll(MIN_BUCKETS);
 	t->count = 0;
 	return 0;
 }
@@ -105,7 +106,8 @@ int ipam__view_reserve(ipam_view *v, int link, size_t extra)
 	for (size_t i = 0; i < t->nb; i++) {
 		struct ipam__rec *r = t->b[i], *next;
 		for (; r; r = next) {
-			size_t h = (size_t)rec_hash(v, r, link) & (n - 1);
+			size_t h = (size_t)(ipam__view_rec_hash(v, r, link) >>
+					    (64 - (unsigned)__builtin_ctzll(n)));
 			next = r->next[link];
 			r->next[link] = nb[h];
 			nb[h] = r;
@@ -114,13 +116,14 @@ int ipam__view_reserve(ipam_view *v, int link, size_t extra)
 	ipam__release(t->b, t->nb * sizeof(*t->b));
 	t->b = nb;
 	t->nb = n;
+	t->shift = 64 - (unsigned)__builtin_ctzll(n);
 	return 0;
 }
 
 static void chain_link_h(ipam_view *v, int link, struct ipam__rec *r, uint64_t hash)
 {
 	struct ipam__chains *t = &v->tab[link];
-	size_t h = (size_t)hash & (t->nb - 1);
+	size_t h = ipam__bucket(t, hash);
 
 	r->next[link] = t->b[h];
 	t->b[h] = r;
@@ -129,13 +132,13 @@ static void chain_link_h(ipam_view *v, int link, struct ipam__rec *r, uint64_t h
 
 static void chain_link(ipam_view *v, int link, struct ipam__rec *r)
 {
-	chain_link_h(v, link, r, rec_hash(v, r, link));
+	chain_link_h(v, link, r, ipam__view_rec_hash(v, r, link));
 }
 
 static void chain_unlink(ipam_view *v, int link, struct ipam__rec *r)
 {
 	struct ipam__chains *t = &v->tab[link];
-	struct ipam__rec **pp = &t->b[(size_t)rec_hash(v, r, link) & (t->nb - 1)];
+	struct ipam__rec **pp = &t->b[ipam__bucket(t, ipam__view_rec_hash(v, r, link))];
 
 	for (; *pp; pp = &(*pp)->next[link]) {
 		if (*pp == r) {
@@ -256,7 +259,7 @@ static void free_records(ipam_view *v)
 struct ipam__rec *ipam__view_find_addr(const ipam_view *v, unsigned pool, ipam__u128 addr)
 {
 	const struct ipam__chains *t = &v->tab[IPAM__LINK_ADDR];
-	struct ipam__rec *r = t->b[(size_t)ipam__view_hash_addr(v, pool, addr) & (t->nb - 1)];
+	struct ipam__rec *r = t->b[ipam__bucket(t, ipam__view_hash_addr(v, pool, addr))];
 
 	for (; r; r = r->next[IPAM__LINK_ADDR])
 		if (r->addr == addr && r->pool == pool)
@@ -267,13 +270,13 @@ struct ipam__rec *ipam__view_find_addr(const ipam_view *v, unsigned pool, ipam__
 struct ipam__rec *ipam__view_owner_chain(const ipam_view *v, const char *owner)
 {
 	const struct ipam__chains *t = &v->tab[IPAM__LINK_OWNER];
-	return t->b[(size_t)hash_str(v, owner, 1) & (t->nb - 1)];
+	return t->b[ipam__bucket(t, hash_str(v, owner, 1))];
 }
 
 struct ipam__rec *ipam__view_attach_chain(const ipam_view *v, const char *attachment)
 {
 	const struct ipam__chains *t = &v->tab[IPAM__LINK_ATTACH];
-	return t->b[(size_t)hash_str(v, attachment, 2) & (t->nb - 1)];
+	return t->b[ipam__bucket(t, hash_str(v, attachment, 2))];
 }
 
 static int owner_match(const struct ipam__rec *r, unsigned pool, const char *owner,
@@ -288,7 +291,7 @@ struct ipam__rec *ipam__view_find_bound_h(const ipam_view *v, unsigned pool, con
 					  uint64_t h_owner)
 {
 	const struct ipam__chains *t = &v->tab[IPAM__LINK_OWNER];
-	struct ipam__rec *r = t->b[(size_t)h_owner & (t->nb - 1)];
+	struct ipam__rec *r = t->b[ipam__bucket(t, h_owner)];
 
 	for (; r; r = r->next[IPAM__LINK_OWNER])
 		if (ipam__state_is_bound(r->state) && r->pool == pool && r->owner_len == owner_len &&

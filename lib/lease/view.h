@@ -20,11 +20,21 @@
 #include "index/index.h"
 #include "lease/record.h"
 
+/* Hash chains. A record's bucket is the top log2(nb) bits of its hash, so
+ * a bucket holds one contiguous range of hash values at any size: a walk
+ * that remembers the hash value it stopped at resumes at the same place
+ * after a resize (ipam_foreach_lease()). */
 struct ipam__chains {
 	struct ipam__rec **b;
-	size_t nb;    /* power of two */
+	size_t nb;    /* power of two, >= 2 */
+	unsigned shift; /* 64 - log2(nb) */
 	size_t count;
 };
+
+static inline size_t ipam__bucket(const struct ipam__chains *t, uint64_t h)
+{
+	return (size_t)(h >> t->shift);
+}
 
 struct ipam__pool_state {
 	const ipam_pool *pool;
@@ -82,6 +92,9 @@ struct ipam__rec *ipam__view_owner_chain(const ipam_view *v, const char *owner);
 
 /* Make room for `extra` more records in chain `link` (0 or -ENOMEM). */
 int ipam__view_reserve(ipam_view *v, int link, size_t extra);
+
+/* The hash a record is chained by in table `link`. */
+uint64_t ipam__view_rec_hash(const ipam_view *v, const struct ipam__rec *r, int link);
 /* Link a record into / unlink it from all three chains (write lock). */
 void ipam__view_link(ipam_view *v, struct ipam__rec *r);
 void ipam__view_unlink(ipam_view *v, struct ipam__rec *r);

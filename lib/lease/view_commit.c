@@ -374,13 +374,13 @@ int ipam__view_loader_add(struct ipam__view_loader *ld, const struct ipam__lease
 	/* The buckets this record will be linked into (a table may grow
 	 * before then: a prefetch of the old place is merely wasted). */
 	for (int k = 0; k < IPAM__NLINKS; k++)
-		__builtin_prefetch(&v->tab[k].b[ld->ent[i].h[k] & (v->tab[k].nb - 1)], 1);
+		__builtin_prefetch(&v->tab[k].b[ipam__bucket(&v->tab[k], ld->ent[i].h[k])], 1);
 	/* Half a ring later, its owner bucket is in: prefetch the first
 	 * record of that chain, which the bound-owner check reads. */
 	if (ld->n > IPAM__LOAD_RING / 2) {
 		unsigned j = (i + IPAM__LOAD_RING - IPAM__LOAD_RING / 2) % IPAM__LOAD_RING;
 		const struct ipam__chains *t = &v->tab[IPAM__LINK_OWNER];
-		const struct ipam__rec *r = t->b[ld->ent[j].h[IPAM__LINK_OWNER] & (t->nb - 1)];
+		const struct ipam__rec *r = t->b[ipam__bucket(t, ld->ent[j].h[IPAM__LINK_OWNER])];
 		if (r)
 			__builtin_prefetch(r);
 	}
