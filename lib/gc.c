@@ -204,30 +204,44 @@ static int record(ipam_gc_report *rep, const ipam_gc_policy *pol, const ipam_lea
 
 /* ---- the pass ------------------------------------------------------------------------- */
 
-/* Copy up to cap bound/suspect leases from bucket *pos on, whole buckets
- * at a time (read lock held by the caller). */
-static unsigned collect(const ipam_view *v, size_t *pos, int pool, ipam_lease *out, unsigned *pools,
-			unsigned cap)
+/* Copy up to cap bound/suspect leases from hash value *pos on, whole
+ * buckets at a time (read lock held by the caller). Buckets hold ranges of
+ * hash values (view.h), so a pass resumes where it stopped even if the
+ * table grew between batches: no lease is judged twice or skipped. *end is
+ * set once the last bucket was copied. */
+static unsigned collect(const ipam_view *v, uint64_t *pos, int *end, int pool, ipam_lease *out,
+			unsigned *pools, unsigned cap)
 {
 	const struct ipam__chains *t = &v->tab[IPAM__LINK_ADDR];
+	size_t b = ipam__bucket(t, *pos);
 	unsigned n = 0;
+	int first = 1;
 
-	while (*pos < t->nb) {
+	if (*end)
+		return 0;
+	while (b < t->nb) {
 		unsigned in = 0;
-		for (const struct ipam__rec *r = t->b[*pos]; r; r = r->next[IPAM__LINK_ADDR])
-			in += ipam__state_is_bound(r->state) && (pool < 0 || r->pool == (unsigned)pool);
+		for (const struct ipam__rec *r = t->b[b]; r; r = r->next[IPAM__LINK_ADDR])
+			in += ipam__state_is_bound(r->state) && (pool < 0 || r->pool == (unsigned)pool) &&
+			      (!first || ipam__view_rec_hash(v, r, IPAM__LINK_ADDR) >= *pos);
 		if (n + in > cap && n > 0)
 			break;
-		for (const struct ipam__rec *r = t->b[*pos]; r; r = r->next[IPAM__LINK_ADDR]) {
-			if (!ipam__state_is_bound(r->state) || (pool >= 0 && r->pool != (unsigned)pool))
+		for (const struct ipam__rec *r = t->b[b]; r; r = r->next[IPAM__LINK_ADDR]) {
+			if (!ipam__state_is_bound(r->state) || (pool >= 0 && r->pool != (unsigned)pool) ||
+			    (first && ipam__view_rec_hash(v, r, IPAM__LINK_ADDR) < *pos))
 				continue;
 			if (n == cap)
 				break; /* a chain longer than a batch: rest next pass */
 			ipam__rec_export(r, ipam_pool_name(v->pools[r->pool].pool), &out[n]);
 			pools[n++] = r->pool;
 		}
-		(*pos)++;
+		first = 0;
+		b++;
 	}
+	if (b >= t->nb)
+		*end = 1;
+	else
+		*pos = (uint64_t)b << t->shift;
 	return n;
 }
 
@@ -410,7 +424,8 @@ IPAM_EXPORT int ipam_gc(ipam_ctx *ctx, const char *set, const ipam_gc_oracle *or
 	unsigned *pools = NULL, *judged_idx = NULL, cap;
 	int *verdicts = NULL, *ndead = NULL, pool = -1, r = 0;
 	ipam_lease *judged = NULL;
-	size_t pos = 0;
+	uint64_t pos = 0; /* hash value the walk resumes at */
+	int walked = 0;
 	char (*seen)[IPAM_NODE_MAX + 1] = NULL;
 
 	if (report)
@@ -454,7 +469,7 @@ IPAM_EXPORT int ipam_gc(ipam_ctx *ctx, const char *set, const ipam_gc_oracle *or
 		int dead_flags[32];
 
 		ipam__view_rdlock(p.e->view);
-		n = collect(p.e->view, &pos, pool, batch, pools, cap);
+		n = collect(p.e->view, &pos, &walked, pool, batch, pools, cap);
 		ipam__view_rdunlock(p.e->view);
 		if (n == 0)
 			break;
