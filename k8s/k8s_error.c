@@ -5,21 +5,18 @@
  * same thing and the sanitising of hostile values happens in one place.
  */
 #include <stdarg.h>
-#include <stdio.h>
 
 #include "k8s_internal.h"
 
 int ipam_k8s__fail(int err, const char *field, const char *value, const char *fmt, ...)
 {
-	char why[256];
 	va_list ap;
+	int r;
 
-	if (!fmt)
-		return ipam_error_set(err, field, value, NULL);
 	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
+	r = ipam_error_setv(err, field, value, fmt, ap);
 	va_end(ap);
-	return ipam_error_set(err, field, value, "%s", why);
+	return r;
 }
 
 int ipam_k8s_last_error(ipam_error_info *out)

@@ -135,6 +135,12 @@ IPAM_EXPORT int ipam_error_set(int err, const char *field, const char *value, co
 	return r;
 }
 
+IPAM_EXPORT int ipam_error_setv(int err, const char *field, const char *value, const char *fmt,
+				va_list ap)
+{
+	return fail_v(err, field, value, value ? strlen(value) : 0, fmt, ap);
+}
+
 int ipam__fail_code(int err)
 {
 	return ipam__fail(err, NULL, NULL, NULL);

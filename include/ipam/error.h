@@ -3,6 +3,7 @@
 #define IPAM_ERROR_H
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -87,6 +88,14 @@ const char *ipam_last_error_message(void);
 int ipam_error_set(int err, const char *field, const char *value, const char *fmt, ...)
 #if defined(__GNUC__)
 	__attribute__((format(printf, 4, 5)))
+#endif
+	;
+
+/* ipam_error_set() with the arguments as a va_list, for a library's own
+ * variadic failure function. */
+int ipam_error_setv(int err, const char *field, const char *value, const char *fmt, va_list ap)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 4, 0)))
 #endif
 	;
 
