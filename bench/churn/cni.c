@@ -316,13 +316,14 @@ static void cni_args(const struct cni_backend *b, unsigned slot, unsigned gen, c
 		 "K8S_POD_UID=%s", strchr(owner, '/') + 1, uid);
 }
 
-int cni_add(struct cni_backend *b, unsigned slot, unsigned gen, unsigned inc, ipam_addr out[2],
-	    unsigned *n)
+/* ADD or DEL of pod `slot` (sandbox gen/inc) by one exec of the plugin;
+ * its output in res. The plugin's exit status, or -ENOMEM. */
+static int pod_verb(struct cni_backend *b, const char *verb, unsigned slot, unsigned gen,
+		    unsigned inc, char *res, size_t res_size)
 {
-	char sb[96], args[256], res[8192];
+	char sb[96], args[256];
 	size_t len;
 	char *conf = make_conf(b, "", &len);
-	const char *p;
 	int st;
 
 	if (!conf)
@@ -330,9 +331,21 @@ int cni_add(struct cni_backend *b, unsigned slot, unsigned gen, unsigned inc, ip
 	pod_sandbox(b->c, slot, gen, inc, sb, sizeof(sb));
 	cni_args(b, slot, gen, args, sizeof(args));
 	pthread_rwlock_rdlock(&b->gc_lock);
-	st = run_plugin(b, "ADD", sb, args, conf, len, res, sizeof(res));
+	st = run_plugin(b, verb, sb, args, conf, len, res, res_size);
 	pthread_rwlock_unlock(&b->gc_lock);
 	free(conf);
+	return st;
+}
+
+int cni_add(struct cni_backend *b, unsigned slot, unsigned gen, unsigned inc, ipam_addr out[2],
+	    unsigned *n)
+{
+	char res[8192];
+	const char *p;
+	int st = pod_verb(b, "ADD", slot, gen, inc, res, sizeof(res));
+
+	if (st == -ENOMEM)
+		return st;
 	if (st != 0)
 		return failure("ADD", st, res);
 	/* Each ips[] entry's "address": "A/len", one per range set. */
@@ -369,19 +382,11 @@ int cni_add(struct cni_backend *b, unsigned slot, unsigned gen, unsigned inc, ip
 
 int cni_del(struct cni_backend *b, unsigned slot, unsigned gen, unsigned inc)
 {
-	char sb[96], args[256], res[4096];
-	size_t len;
-	char *conf = make_conf(b, "", &len);
-	int st;
+	char res[4096];
+	int st = pod_verb(b, "DEL", slot, gen, inc, res, sizeof(res));
 
-	if (!conf)
-		return -ENOMEM;
-	pod_sandbox(b->c, slot, gen, inc, sb, sizeof(sb));
-	cni_args(b, slot, gen, args, sizeof(args));
-	pthread_rwlock_rdlock(&b->gc_lock);
-	st = run_plugin(b, "DEL", sb, args, conf, len, res, sizeof(res));
-	pthread_rwlock_unlock(&b->gc_lock);
-	free(conf);
+	if (st == -ENOMEM)
+		return st;
 	return st == 0 ? 0 : failure("DEL", st, res);
 }
 
