@@ -619,7 +619,7 @@ static int encode_commit(struct ipam__buf *b, ipam_view *v, const ipam_txn *txn,
  * write the inode (ext4: ~50 us more here, 135-157 us instead of 84-105).
  * When the log has no room left for `b`, zeros are appended to b itself,
  * up to a multiple of 4 KiB at least LOG_RESERVE past it, so this write
- * and its sync also extend the file for the next ~100 commits. Readers
+ * and its sync also extend the file for the next ~140 commits (of ~116 bytes). Readers
  * stop at the zero length word after the last record. */
 #define LOG_RESERVE (16u * 1024u)
 
