@@ -634,8 +634,7 @@ static int reserve_room(struct fset *s, struct ipam__buf *b)
 	if ((uint64_t)st.st_size >= end + 4)
 		return 0;
 	want = (end + LOG_RESERVE + 4095u) & ~(uint64_t)4095u;
-	while (b->len < want - s->applied && !b->oom)
-		ipam__ff_put_u8(b, 0);
+	ipam__ff_put_zeros(b, (size_t)(want - s->applied) - b->len);
 	return b->oom ? -ENOMEM : 0;
 }
 

@@ -52,6 +52,17 @@ void ipam__ff_put_u8(struct ipam__buf *b, uint8_t v)
 	put(b, &v, 1);
 }
 
+void ipam__ff_put_zeros(struct ipam__buf *b, size_t n)
+{
+	static const uint8_t zeros[256];
+
+	while (n && !b->oom) {
+		size_t k = n < sizeof(zeros) ? n : sizeof(zeros);
+		put(b, zeros, k);
+		n -= k;
+	}
+}
+
 void ipam__ff_put_u32(struct ipam__buf *b, uint32_t v)
 {
 	uint8_t x[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };

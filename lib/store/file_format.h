@@ -42,6 +42,7 @@ void ipam__ff_put_lease(struct ipam__buf *b, const ipam_lease *l);
 void ipam__ff_put_u64(struct ipam__buf *b, uint64_t v);
 void ipam__ff_put_u32(struct ipam__buf *b, uint32_t v);
 void ipam__ff_put_u8(struct ipam__buf *b, uint8_t v);
+void ipam__ff_put_zeros(struct ipam__buf *b, size_t n);
 
 /* What the parser found; callbacks return 0 to go on or a negative code to
  * stop. Leases and commits are fully validated before they are passed on. */
