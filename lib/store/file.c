@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,20 +110,47 @@ static int open_at(struct filestore *fs, const char *set, const char *suffix, in
 	return fd < 0 ? -errno : fd;
 }
 
-/* Read [from, EOF) of fd into a new buffer. */
-static int read_tail(int fd, uint64_t from, uint8_t **out, size_t *len)
+/* [from, EOF) of a file, read into a buffer or, when large, mapped: a
+ * snapshot is never written in place (a compaction renames a new one over
+ * it) and the log changes only under the exclusive lock every caller
+ * holds, so a mapping cannot lose its pages under us. Mapping saves the
+ * copy and the fresh pages a buffer would need: a one-shot CNI process
+ * pays a page fault for each. */
+struct image {
+	uint8_t *p;
+	size_t len;
+	void *map; /* NULL: p is a buffer from ipam__alloc() */
+	size_t map_len;
+};
+
+#define MAP_MIN (32u << 10)
+
+static int image_get(int fd, uint64_t from, struct image *img)
 {
 	struct stat st;
 	uint8_t *buf;
 	size_t n, got = 0;
 
-	*out = NULL;
-	*len = 0;
+	memset(img, 0, sizeof(*img));
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if ((uint64_t)st.st_size <= from)
 		return 0;
 	n = (size_t)((uint64_t)st.st_size - from);
+	if (n >= MAP_MIN) {
+		long pg = sysconf(_SC_PAGESIZE);
+		uint64_t base = pg > 0 ? from & ~(uint64_t)(pg - 1) : 0;
+		size_t ml = (size_t)((uint64_t)st.st_size - base);
+		void *m = mmap(NULL, ml, PROT_READ, MAP_PRIVATE, fd, (off_t)base);
+		if (m != MAP_FAILED) {
+			img->map = m;
+			img->map_len = ml;
+			img->p = (uint8_t *)m + (from - base);
+			img->len = n;
+			return 0;
+		}
+		/* fall back to reading (a file system without mmap) */
+	}
 	buf = ipam__alloc(n);
 	if (!buf)
 		return -ENOMEM;
@@ -136,9 +164,18 @@ static int read_tail(int fd, uint64_t from, uint8_t **out, size_t *len)
 		}
 		got += (size_t)r;
 	}
-	*out = buf;
-	*len = n;
+	img->p = buf;
+	img->len = n;
 	return 0;
+}
+
+static void image_put(struct image *img)
+{
+	if (img->map)
+		munmap(img->map, img->map_len);
+	else
+		ipam__release(img->p, img->len);
+	memset(img, 0, sizeof(*img));
 }
 
 static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
@@ -286,15 +323,14 @@ static int catch_up(struct filestore *fs, struct fset *s, int repair)
 	struct ipam__ff_handler h = { &lc, NULL, NULL, NULL, NULL, on_commit };
 	struct ipam__ff_result res;
 	char file[FNAME_MAX];
-	uint8_t *buf;
-	size_t len;
+	struct image img;
 	int r;
 
 	snprintf(file, sizeof(file), "%s.log", s->name);
 	lc.file = file;
 	memset(&res, 0, sizeof(res));
 	if (s->applied == 0) { /* a freshly opened log: header and all */
-		r = read_tail(s->log_fd, 0, &buf, &len);
+		r = image_get(s->log_fd, 0, &img);
 		if (r < 0)
 			return errno_fail(-r, "read", file);
 		ipam_view_lock(s->view);
@@ -302,20 +338,20 @@ static int catch_up(struct filestore *fs, struct fset *s, int repair)
 		 * a log mostly replaces records: growing as needed is cheaper). */
 		if (s->view->tab[IPAM__LINK_ADDR].count == 0)
 			for (int k = 0; k < IPAM__NLINKS; k++)
-				(void)ipam__view_reserve(s->view, k, len / 200);
-		r = ipam__ff_parse(buf, len, IPAM__FF_LOG, &h, &res);
+				(void)ipam__view_reserve(s->view, k, img.len / 200);
+		r = ipam__ff_parse(img.p, img.len, IPAM__FF_LOG, &h, &res);
 		ipam_view_unlock(s->view);
 	} else { /* only what was appended since */
-		r = read_tail(s->log_fd, s->applied, &buf, &len);
+		r = image_get(s->log_fd, s->applied, &img);
 		if (r < 0)
 			return errno_fail(-r, "read", file);
 		ipam_view_lock(s->view);
-		r = ipam__ff_parse_records(buf, len, IPAM__FF_LOG, s->applied, &h, &res);
+		r = ipam__ff_parse_records(img.p, img.len, IPAM__FF_LOG, s->applied, &h, &res);
 		ipam_view_unlock(s->view);
-		if (len == 0)
+		if (img.len == 0)
 			res.good_end = s->applied;
 	}
-	ipam__release(buf, len);
+	image_put(&img);
 	if (r < 0) {
 		ipam_error_info e;
 		ipam_last_error(&e);
@@ -398,8 +434,7 @@ static int load_all(struct filestore *fs, struct fset *s)
 	struct load_ctx lc = { s->view, file, 0, 0, "", -1, &ld };
 	struct ipam__ff_handler h = { &lc, NULL, NULL, on_end, on_lease, NULL };
 	struct ipam__ff_result res;
-	uint8_t *buf = NULL;
-	size_t len = 0;
+	struct image img = { 0 };
 	int fd, r;
 
 	ipam_view_lock(s->view);
@@ -417,30 +452,30 @@ static int load_all(struct filestore *fs, struct fset *s)
 	if (fd < 0 && fd != -ENOENT)
 		return errno_fail(-fd, "open", file);
 	if (fd >= 0) {
-		r = read_tail(fd, 0, &buf, &len);
+		r = image_get(fd, 0, &img);
 		close(fd);
 		if (r < 0)
 			return errno_fail(-r, "read", file);
-		s->snap_bytes = len;
+		s->snap_bytes = img.len;
 		/* Peek at the header's revision so leases load at it. */
-		r = ipam__ff_parse(buf, len < IPAM__FF_HEADER_SIZE ? len : IPAM__FF_HEADER_SIZE,
+		r = ipam__ff_parse(img.p, img.len < IPAM__FF_HEADER_SIZE ? img.len : IPAM__FF_HEADER_SIZE,
 				   IPAM__FF_SNAPSHOT, &(struct ipam__ff_handler){ 0 }, &res);
 		if (r == 0) {
 			lc.snap_rev = res.header_revision;
 			/* Size the chains and the record arena once. */
-			uint64_t n = snap_count_hint(buf, len);
+			uint64_t n = snap_count_hint(img.p, img.len);
 			ipam__view_loader_init(&ld, s->view, lc.snap_rev);
 			ipam_view_lock(s->view);
 			(void)ipam__view_presize(s->view, (size_t)n,
-						 (size_t)n * (sizeof(struct ipam__rec) + 16) + len);
-			r = ipam__ff_parse(buf, len, IPAM__FF_SNAPSHOT, &h, &res);
+						 (size_t)n * (sizeof(struct ipam__rec) + 16) + img.len);
+			r = ipam__ff_parse(img.p, img.len, IPAM__FF_SNAPSHOT, &h, &res);
 			/* A lease after the end record (never written by
 			 * this library) loads as one before it would. */
 			if (r == 0)
 				r = ipam__view_loader_flush(&ld);
 			ipam_view_unlock(s->view);
 		}
-		ipam__release(buf, len);
+		image_put(&img);
 		if (r == 0 && (res.torn || !res.ended))
 			r = ipam__fail(-EBADMSG, "file", file,
 				       "incomplete: a snapshot must end with its end record");
