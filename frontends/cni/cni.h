@@ -84,6 +84,9 @@ int cni_store_is_etcd(const ipam_netconf *c);
 /* Make libipam allocate from a per-process arena (cni_arena.c); not in
  * sanitizer builds. */
 void cni_arena_install(void);
+/* 1 when the arena is in use: the process's memory is one unit that exit
+ * returns, so the session need not free its state record by record. */
+int cni_arena_active(void);
 /* The arena's blocks (size known on release; ud unused). */
 void *cni_arena_alloc(size_t size, void *ud);
 void cni_arena_release(void *ptr, size_t size, void *ud);

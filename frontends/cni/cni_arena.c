@@ -198,6 +198,11 @@ static void *arena_resize(void *ptr, size_t old_size, size_t new_size, void *ud)
 #define CNI_ARENA 1
 #endif
 
+int cni_arena_active(void)
+{
+	return CNI_ARENA;
+}
+
 void cni_arena_install(void)
 {
 	static const ipam_allocator a = { cni_arena_alloc, arena_resize, cni_arena_release, NULL };
