@@ -150,7 +150,7 @@ static int find_bound(struct plan *p, unsigned pool, const char *owner, const ch
 		      char *addr)
 {
 	ipam_cond probe = { IPAM_COND_OWNER, pool, { 0, 0, 0 }, owner, ifname, 0 };
-	ipam_txn txn = { NULL, 0, &probe, 1, 0 };
+	ipam_txn txn = { NULL, 0, &probe, 1, 0, 0 };
 	int r;
 
 	addr[0] = '\0';

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <ipam/addr.h>
 #include <ipam/alloc.h>
@@ -48,12 +49,9 @@ void ipam__strfree(char *s);
  * always terminated. The hot-path replacement for snprintf("%s"). */
 static inline void ipam__strlcpy(char *dst, const char *src, size_t size)
 {
-	size_t n = 0;
+	size_t n = strnlen(src, size - 1);
 
-	while (n + 1 < size && src[n])
-		n++;
-	for (size_t i = 0; i < n; i++)
-		dst[i] = src[i];
+	memcpy(dst, src, n);
 	dst[n] = '\0';
 }
 

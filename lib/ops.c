@@ -36,7 +36,11 @@ static int fill_new(ipam_lease *l, const struct alloc_arg *a, const char *pool, 
 {
 	const ipam_request *req = a->req;
 
-	memset(l, 0, offsetof(ipam_lease, attrs)); /* all but the attribute array */
+	/* Field by field (no memset of the large struct: on the path of every
+	 * allocation). */
+	memset(&l->addr, 0, sizeof(l->addr));
+	l->generation = 0;
+	l->suspect_since = 0;
 	ipam__strlcpy(l->pool, pool, sizeof(l->pool));
 	ipam__strlcpy(l->owner, req->owner, sizeof(l->owner));
 	ipam__strlcpy(l->ifname, req->ifname, sizeof(l->ifname));
@@ -179,7 +183,10 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 	struct alloc_arg *a = arg;
 	const ipam_request *req = a->req;
 	ipam_view *v = e->view;
-	uint64_t tag = ipam__view_owner_tag(v, req->owner, req->ifname);
+	/* The owner's hash once, for the tag and every pool's lookup. */
+	size_t olen = strlen(req->owner), ilen = strlen(req->ifname);
+	uint64_t h_owner = ipam__view_hash_owner(v, req->owner, olen);
+	uint64_t tag = ipam__view_owner_tag_h(v, h_owner, req->ifname, ilen);
 	int r;
 
 	tb->claims = &a->claims;
@@ -188,7 +195,9 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 		unsigned p = a->pools[k];
 		struct ipam__pool_state *ps = &v->pools[p];
 		const char *pname = ipam_pool_name(ps->pool);
-		struct ipam__rec *bound = ipam__view_find_bound(v, p, req->owner, req->ifname);
+		struct ipam__rec *bound =
+			ipam__view_find_bound_h(v, p, req->owner, olen, req->ifname, ilen, h_owner);
+		uint64_t at_gen = 0; /* of the record at the address taken */
 		ipam_addr cand;
 		ipam_op *op;
 
@@ -220,10 +229,11 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 				for (unsigned i = 0; i < req->nattrs; i++)
 					op->lease.attrs[i] = req->attrs[i];
 			}
-			a->out[k] = op->lease;
+			ipam__lease_copy(&a->out[k], &op->lease);
 			a->kind[k] = 2;
-			if ((r = ipam__cond_addr(ctx, tb, v, p, &have)) < 0 ||
-			    (r = ipam__cond_owner(ctx, tb, v, p, req->owner, req->ifname)) < 0)
+			if ((r = ipam__cond_addr_gen(ctx, tb, v, p, &have, bound->generation)) < 0 ||
+			    (r = ipam__cond_owner_gen(ctx, tb, v, p, req->owner, req->ifname,
+						      bound->generation)) < 0)
 				return r;
 			continue;
 		}
@@ -244,13 +254,14 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 				return fmt_fail(-EBUSY, "address", a->exact[k],
 						"is quarantined for its previous owner");
 			cand = *a->exact[k];
+			at_gen = at ? at->generation : 0;
 			pthread_mutex_lock(&ps->cursor_lock);
 			ipam__claim(e, tb, p, ipam__addr_value(&cand));
 			pthread_mutex_unlock(&ps->cursor_lock);
 		} else {
 			const ipam_addr *hint = a->hint[k];
 			ipam_addr qaddr;
-			if (!hint) {
+			if (!hint && ps->quarantine) {
 				const struct ipam__rec *q =
 					ipam__view_find_quarantined(v, p, req->owner, req->ifname);
 				if (q) {
@@ -266,6 +277,13 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 			}
 			if (r < 0)
 				return r;
+			/* Without a quarantine only held addresses have records,
+			 * and choose() took one that is not held. */
+			if (ps->quarantine) {
+				const struct ipam__rec *at =
+					ipam__view_find_addr(v, p, ipam__addr_value(&cand));
+				at_gen = at ? at->generation : 0;
+			}
 		}
 		if (!(op = ipam__txnbuf_op(tb)))
 			return -ENOMEM;
@@ -273,10 +291,10 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 		op->pool = p;
 		fill_new(&op->lease, a, pname, now_ms);
 		op->lease.addr = cand;
-		a->out[k] = op->lease;
+		ipam__lease_copy(&a->out[k], &op->lease);
 		a->kind[k] = 1;
-		if ((r = ipam__cond_addr(ctx, tb, v, p, &cand)) < 0 ||
-		    (r = ipam__cond_owner(ctx, tb, v, p, req->owner, req->ifname)) < 0)
+		if ((r = ipam__cond_addr_gen(ctx, tb, v, p, &cand, at_gen)) < 0 ||
+		    (r = ipam__cond_owner_gen(ctx, tb, v, p, req->owner, req->ifname, 0)) < 0)
 			return r;
 	}
 	return 0;
@@ -427,7 +445,7 @@ static int emit_release(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view 
 	} else {
 		op->kind = IPAM_OP_DELETE;
 	}
-	return ipam__cond_addr(ctx, tb, v, rec->pool, &op->lease.addr);
+	return ipam__cond_addr_gen(ctx, tb, v, rec->pool, &op->lease.addr, rec->generation);
 }
 
 static int decide_release(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
@@ -539,7 +557,7 @@ static int decide_renew(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 		op->lease.expires = a->ttl ? secs(now_ms) + a->ttl : 0;
 		op->lease.state = IPAM_LEASE_BOUND; /* a renewal proves the owner alive */
 		op->lease.suspect_since = 0;
-		if ((err = ipam__cond_addr(ctx, tb, v, r->pool, &op->lease.addr)) < 0)
+		if ((err = ipam__cond_addr_gen(ctx, tb, v, r->pool, &op->lease.addr, r->generation)) < 0)
 			return err;
 		a->count++;
 	}

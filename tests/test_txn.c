@@ -8,6 +8,9 @@
  * and then reported as "try again later". Then candidate claims: what a
  * decider does when other deciders of the context have claimed candidates
  * for commits in flight (simulated here by claims that are never committed).
+ * And the decision stamp: a change set decided on the state the view still
+ * has skips its precondition lookups; one overtaken by another commit (the
+ * spy slips one in between decision and check) must not.
  */
 #include <stdlib.h>
 
@@ -23,6 +26,10 @@ struct spy {
 	int fail_code;   /* returned at fail_at */
 	int fail_times;  /* how many commits fail; -1: all */
 	int commits_tried, commits_done;
+	ipam_view *view;
+	/* Run once, lock held, before the next check: another writer's commit
+	 * landing between this decision and its commit. */
+	void (*interpose)(ipam_view *v, const ipam_txn *txn);
 };
 
 static void spy_destroy(ipam_store *st)
@@ -35,7 +42,10 @@ static void spy_destroy(ipam_store *st)
 static int spy_attach(ipam_store *st, const ipam_poolset *set, ipam_view **view)
 {
 	struct spy *s = (struct spy *)st;
-	return s->inner->ops->attach(s->inner, set, view);
+	int r = s->inner->ops->attach(s->inner, set, view);
+	if (r == 0)
+		s->view = *view;
+	return r;
 }
 
 static void spy_detach(ipam_store *st, ipam_view *view)
@@ -57,6 +67,10 @@ static int spy_commit(ipam_store *st, ipam_view *v, const ipam_txn *txn, uint64_
 	if (fail && s->fail_at == SPY_BEFORE_CHECK) {
 		ipam_view_unlock(v);
 		return s->fail_code;
+	}
+	if (s->interpose) {
+		s->interpose(v, txn);
+		s->interpose = NULL;
 	}
 	r = ipam_view_check(v, txn);
 	if (r == 0 && fail && s->fail_at == SPY_CONFLICT)
@@ -144,6 +158,67 @@ START_TEST(conflict_forever_gives_up)
 	spy->fail_times = -1;
 	ck_assert_int_eq(ipam_release_attachment(ctx, "net", "c1", 0), -EAGAIN);
 	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 1);
+}
+END_TEST
+
+/* Another owner takes the address the change set is about to take. */
+static char taken_by_other[64];
+
+static void take_first_address(ipam_view *v, const ipam_txn *txn)
+{
+	ipam_op op;
+	ipam_txn t;
+	memset(&op, 0, sizeof(op));
+	op.kind = IPAM_OP_PUT;
+	op.pool = txn->ops[0].pool;
+	op.lease = txn->ops[0].lease;
+	snprintf(op.lease.owner, sizeof(op.lease.owner), "ns/intruder");
+	snprintf(op.lease.attachment, sizeof(op.lease.attachment), "c-intruder");
+	ipam_addr_format(&op.lease.addr, taken_by_other, sizeof(taken_by_other));
+	memset(&t, 0, sizeof(t));
+	t.ops = &op;
+	t.nops = 1;
+	ck_assert_uint_eq(txn->decided_at, ipam_view_stamp(v)); /* decided on this state */
+	ck_assert_int_eq(ipam_view_apply(v, &t, ipam_view_revision(v) + 1), 0);
+	ck_assert_uint_ne(txn->decided_at, ipam_view_stamp(v));
+}
+
+START_TEST(decision_stamp)
+{
+	ipam_ctx_stats s;
+	ipam_lease out[2];
+	char got[64];
+	uint64_t st0 = ipam_view_stamp(spy->view);
+
+	ck_assert_uint_ne(st0, 0);
+	ck_assert_int_eq(alloc("ns/a", "c1"), 0);
+	ck_assert_uint_ne(ipam_view_stamp(spy->view), st0);
+	/* A commit overtaken between decision and check is checked, found
+	 * stale and decided again: the lease is not put over the other's. */
+	spy->interpose = take_first_address;
+	ipam_request r = fx_req("net", "ns/b", "c2");
+	unsigned n = 2;
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), 0);
+	ipam_addr_format(&out[0].addr, got, sizeof(got));
+	ck_assert_str_ne(got, taken_by_other);
+	ipam_ctx_stats_get(ctx, &s);
+	ck_assert_uint_eq(s.conflicts, 1);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 3);
+	/* By hand: a false precondition is reported unless the change set
+	 * says it was decided on this very state (then it is the decider's
+	 * word: see ipam_txn.decided_at). */
+	ipam_cond c = { .kind = IPAM_COND_ADDR, .pool = 0, .addr = out[0].addr, .generation = 0 };
+	ipam_txn t;
+	memset(&t, 0, sizeof(t));
+	t.conds = &c;
+	t.nconds = 1;
+	ipam_view_lock(spy->view);
+	ck_assert_int_eq(ipam_view_check(spy->view, &t), -EAGAIN);
+	t.decided_at = st0; /* an older state */
+	ck_assert_int_eq(ipam_view_check(spy->view, &t), -EAGAIN);
+	t.decided_at = ipam_view_stamp(spy->view);
+	ck_assert_int_eq(ipam_view_check(spy->view, &t), 0);
+	ipam_view_unlock(spy->view);
 }
 END_TEST
 
@@ -459,6 +534,7 @@ int main(void)
 	tcase_add_test(tc, conflict_then_success);
 	tcase_add_test(tc, conflict_forever_gives_up);
 	tcase_add_test(tc, io_error_at_each_step);
+	tcase_add_test(tc, decision_stamp);
 	suite_add_tcase(s, tc);
 	TCase *t2 = tcase_create("plain");
 	tcase_set_timeout(t2, 300);

@@ -83,6 +83,12 @@ typedef struct ipam_txn {
 	const ipam_cond *conds;
 	unsigned nconds;
 	int64_t now_ms; /* when the commit was decided (unix milliseconds) */
+	/* 0, or ipam_view_stamp() of the view the decision read its
+	 * preconditions from (read under the view's read lock). While the view
+	 * is still at that stamp nothing has changed since, so the
+	 * preconditions, read from this very state, hold: ipam_view_check()
+	 * does not look them up again (well-formedness is still checked). */
+	uint64_t decided_at;
 } ipam_txn;
 
 typedef struct ipam_store_ops {
@@ -174,6 +180,10 @@ ipam_view *ipam_view_free(ipam_view *v);
 const ipam_poolset *ipam_view_poolset(const ipam_view *v);
 /* The revision of the last commit applied to the view. */
 uint64_t ipam_view_revision(const ipam_view *v);
+/* A value that changes whenever the view's records change (each apply,
+ * load or reset), never 0: see ipam_txn.decided_at. Read it with the view
+ * locked (either way). */
+uint64_t ipam_view_stamp(const ipam_view *v);
 
 /* Exclusive access for a check-and-apply sequence (readers wait only for
  * that). Not recursive. */

@@ -207,6 +207,37 @@ void ipam__lease_from_ref(const struct ipam__lease_ref *l, ipam_lease *out)
 	}
 }
 
+static void copy_str(char *dst, const char *src, size_t size)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+void ipam__lease_copy(ipam_lease *dst, const ipam_lease *src)
+{
+	unsigned n = src->nattrs < IPAM_ATTRS_MAX ? src->nattrs : IPAM_ATTRS_MAX;
+
+	copy_str(dst->pool, src->pool, sizeof(dst->pool));
+	dst->addr = src->addr;
+	copy_str(dst->owner, src->owner, sizeof(dst->owner));
+	copy_str(dst->ifname, src->ifname, sizeof(dst->ifname));
+	copy_str(dst->attachment, src->attachment, sizeof(dst->attachment));
+	copy_str(dst->node, src->node, sizeof(dst->node));
+	dst->generation = src->generation;
+	dst->state = src->state;
+	dst->created = src->created;
+	dst->updated = src->updated;
+	dst->expires = src->expires;
+	dst->suspect_since = src->suspect_since;
+	dst->nattrs = n;
+	for (unsigned i = 0; i < n; i++) {
+		copy_str(dst->attrs[i].key, src->attrs[i].key, sizeof(dst->attrs[i].key));
+		copy_str(dst->attrs[i].value, src->attrs[i].value, sizeof(dst->attrs[i].value));
+	}
+}
+
 void ipam__rec_export(const struct ipam__rec *r, const char *pool_name, ipam_lease *out)
 {
 	const char *p;

@@ -105,6 +105,10 @@ int ipam__rec_new(struct ipam__rec **out, const ipam_lease *l, unsigned pool);
  * stays until the view is reset or freed. */
 void ipam__rec_free(struct ipam__rec *r);
 
+/* Copy a public record field by field: strings up to their NUL and the
+ * nattrs attributes, not the whole (about 2 KB) struct. */
+void ipam__lease_copy(ipam_lease *dst, const ipam_lease *src);
+
 /* Fill a public record (pool name given). */
 void ipam__rec_export(const struct ipam__rec *r, const char *pool_name, ipam_lease *out);
 

@@ -135,10 +135,10 @@ static void chain_link(ipam_view *v, int link, struct ipam__rec *r)
 	chain_link_h(v, link, r, ipam__view_rec_hash(v, r, link));
 }
 
-static void chain_unlink(ipam_view *v, int link, struct ipam__rec *r)
+static void chain_unlink_h(ipam_view *v, int link, struct ipam__rec *r, uint64_t hash)
 {
 	struct ipam__chains *t = &v->tab[link];
-	struct ipam__rec **pp = &t->b[ipam__bucket(t, ipam__view_rec_hash(v, r, link))];
+	struct ipam__rec **pp = &t->b[ipam__bucket(t, hash)];
 
 	for (; *pp; pp = &(*pp)->next[link]) {
 		if (*pp == r) {
@@ -166,12 +166,18 @@ void ipam__view_link_h(ipam_view *v, struct ipam__rec *r, const uint64_t h[IPAM_
 		v->arena.live++;
 }
 
-void ipam__view_unlink(ipam_view *v, struct ipam__rec *r)
+void ipam__view_unlink_h(ipam_view *v, struct ipam__rec *r, uint64_t h_addr)
 {
-	for (int k = 0; k < IPAM__NLINKS; k++)
-		chain_unlink(v, k, r);
+	chain_unlink_h(v, IPAM__LINK_ADDR, r, h_addr);
+	for (int k = IPAM__LINK_ADDR + 1; k < IPAM__NLINKS; k++)
+		chain_unlink_h(v, k, r, ipam__view_rec_hash(v, r, k));
 	if (r->in_arena)
 		v->arena.live--;
+}
+
+void ipam__view_unlink(ipam_view *v, struct ipam__rec *r)
+{
+	ipam__view_unlink_h(v, r, ipam__view_rec_hash(v, r, IPAM__LINK_ADDR));
 }
 
 /* ---- the load arena ------------------------------------------------------------ */
@@ -258,8 +264,14 @@ static void free_records(ipam_view *v)
 
 struct ipam__rec *ipam__view_find_addr(const ipam_view *v, unsigned pool, ipam__u128 addr)
 {
+	return ipam__view_find_addr_h(v, pool, addr, ipam__view_hash_addr(v, pool, addr));
+}
+
+struct ipam__rec *ipam__view_find_addr_h(const ipam_view *v, unsigned pool, ipam__u128 addr,
+					 uint64_t h_addr)
+{
 	const struct ipam__chains *t = &v->tab[IPAM__LINK_ADDR];
-	struct ipam__rec *r = t->b[ipam__bucket(t, ipam__view_hash_addr(v, pool, addr))];
+	struct ipam__rec *r = t->b[ipam__bucket(t, h_addr)];
 
 	for (; r; r = r->next[IPAM__LINK_ADDR])
 		if (r->addr == addr && r->pool == pool)
@@ -350,6 +362,7 @@ IPAM_EXPORT int ipam_view_new(ipam_view **out, const ipam_poolset *set)
 	v->npools = ipam_poolset_count(set);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	v->seed = ipam__hash(&ts, sizeof(ts), (uint64_t)(uintptr_t)v) ^ (uint64_t)(uintptr_t)&ts;
+	v->stamp = 1;
 	pthread_rwlock_init(&v->lock, NULL);
 	v->pools = ipam__calloc(v->npools, sizeof(*v->pools));
 	if (!v->pools)
@@ -404,6 +417,11 @@ IPAM_EXPORT const ipam_poolset *ipam_view_poolset(const ipam_view *v)
 IPAM_EXPORT uint64_t ipam_view_revision(const ipam_view *v)
 {
 	return v ? v->revision : 0;
+}
+
+IPAM_EXPORT uint64_t ipam_view_stamp(const ipam_view *v)
+{
+	return v ? v->stamp : 0;
 }
 
 /*
@@ -541,5 +559,6 @@ int ipam__view_reset(ipam_view *v)
 		v->pools[i].cursor = 0;
 	}
 	v->revision = 0;
+	v->stamp++;
 	return 0;
 }

@@ -65,6 +65,7 @@ struct ipam_view {
 	struct ipam__pool_state *pools;
 	pthread_rwlock_t lock;
 	uint64_t revision;
+	uint64_t stamp; /* ipam_view_stamp(): bumped by every change of records */
 	uint64_t seed; /* hash seed, random per view */
 	struct ipam__chains tab[IPAM__NLINKS];
 	struct ipam__arena arena;
@@ -150,6 +151,11 @@ uint64_t ipam__view_hash_owner(const ipam_view *v, const char *owner, size_t len
 uint64_t ipam__view_hash_attach(const ipam_view *v, const char *attachment, size_t len);
 /* Link r with its three chain hashes already known. */
 void ipam__view_link_h(ipam_view *v, struct ipam__rec *r, const uint64_t h[IPAM__NLINKS]);
+/* Unlink r, its address hash known (the others are computed). */
+void ipam__view_unlink_h(ipam_view *v, struct ipam__rec *r, uint64_t h_addr);
+/* ipam__view_find_addr() with the address's hash known. */
+struct ipam__rec *ipam__view_find_addr_h(const ipam_view *v, unsigned pool, ipam__u128 addr,
+					 uint64_t h_addr);
 /* ipam__view_find_bound() with counted strings and the owner's hash. */
 struct ipam__rec *ipam__view_find_bound_h(const ipam_view *v, unsigned pool, const char *owner,
 					  size_t owner_len, const char *ifname, size_t ifname_len,

@@ -95,6 +95,9 @@ IPAM_EXPORT int ipam_view_check(const ipam_view *v, const ipam_txn *txn)
 {
 	if (!v || !txn || (txn->nconds && !txn->conds) || (txn->nops && !txn->ops))
 		return ipam__fail_code(-EINVAL);
+	/* Decided on this very state: the preconditions were read from it. */
+	if (txn->decided_at && txn->decided_at == v->stamp)
+		goto well_formed;
 	for (unsigned i = 0; i < txn->nconds; i++) {
 		int r;
 		if (txn->conds[i].pool >= v->npools)
@@ -110,6 +113,7 @@ IPAM_EXPORT int ipam_view_check(const ipam_view *v, const ipam_txn *txn)
 	 * after this check, and apply must then not refuse it. (After the
 	 * preconditions, so a change set overtaken by another commit is a
 	 * conflict to retry, not an error.) */
+well_formed:
 	for (unsigned i = 0; i < txn->nops; i++) {
 		int r = op_check(v, txn, i, 0);
 		if (r < 0)
@@ -199,7 +203,6 @@ int ipam__view_apply_checked(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 		if (r == 0) {
 			if (!(op->flags & IPAM_OP_F_KEEP_GENERATION))
 				recs[i]->generation = rev;
-			recs[i]->owner_tag = ipam__view_owner_tag(v, op->lease.owner, op->lease.ifname);
 			nput++;
 		}
 	}
@@ -223,28 +226,40 @@ int ipam__view_apply_checked(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 	for (unsigned i = 0; i < txn->nops; i++) {
 		const ipam_op *op = &txn->ops[i];
 		struct ipam__pool_state *ps = &v->pools[op->pool];
-		struct ipam__rec *old = ipam__view_find_addr(v, op->pool, ipam__addr_value(&op->lease.addr));
-		unsigned old_state = old ? old->state : 0;
+		struct ipam__rec *nr = recs[i], *old;
+		uint64_t h[IPAM__NLINKS]; /* each hash once, for lookup and links */
+		unsigned old_state;
 
+		h[IPAM__LINK_ADDR] = ipam__view_hash_addr(v, op->pool, ipam__addr_value(&op->lease.addr));
+		old = ipam__view_find_addr_h(v, op->pool, ipam__addr_value(&op->lease.addr),
+					     h[IPAM__LINK_ADDR]);
+		old_state = old ? old->state : 0;
 		if (op->kind == IPAM_OP_DELETE && !old && ipam__index_state(ps->idx, &op->lease.addr) ==
 							  IPAM__ADDR_FREE)
 			continue; /* nothing there (a replayed delete) */
-		index_transition(ps, &op->lease.addr, old_state, recs[i], txn->now_ms);
+		if (nr) {
+			h[IPAM__LINK_OWNER] = ipam__view_rec_hash(v, nr, IPAM__LINK_OWNER);
+			h[IPAM__LINK_ATTACH] = ipam__view_rec_hash(v, nr, IPAM__LINK_ATTACH);
+			nr->owner_tag = ipam__view_owner_tag_h(v, h[IPAM__LINK_OWNER],
+							       ipam__rec_ifname(nr), nr->ifname_len);
+		}
+		index_transition(ps, &op->lease.addr, old_state, nr, txn->now_ms);
 		if (old) {
-			ipam__view_unlink(v, old);
+			ipam__view_unlink_h(v, old, h[IPAM__LINK_ADDR]);
 			if (old_state == IPAM_LEASE_RESERVED)
 				ps->reserved--;
 			ipam__rec_free(old);
 		}
-		if (recs[i]) {
-			ipam__view_link(v, recs[i]);
-			if (recs[i]->state == IPAM_LEASE_RESERVED)
+		if (nr) {
+			ipam__view_link_h(v, nr, h);
+			if (nr->state == IPAM_LEASE_RESERVED)
 				ps->reserved++;
 		}
 		ps->version = rev;
 	}
 	if (rev > v->revision)
 		v->revision = rev;
+	v->stamp++;
 	if (recs != stack_recs)
 		ipam__release(recs, txn->nops * sizeof(*recs));
 	return 0;
@@ -323,6 +338,7 @@ static int load_ref_h(ipam_view *v, const struct ipam__lease_ref *l, unsigned po
 		ps->version = rev;
 	if (rev > v->revision)
 		v->revision = rev;
+	v->stamp++;
 	return 0;
 }
 
