@@ -440,6 +440,24 @@ static int wait_claims(ipam_ctx *ctx, struct ipam__set_entry *e, uint64_t seen)
 	return woken;
 }
 
+int ipam__scope_fail(const struct ipam__set_entry *e)
+{
+	return ipam__fail(-ENOTSUP, "scope", ipam_poolset_name(e->set),
+			  "the store was opened for one owner and attachment (a file store scope): "
+			  "this call needs leases of set %s that were not loaded",
+			  ipam_poolset_name(e->set));
+}
+
+int ipam__need_whole_view(const struct ipam__set_entry *e)
+{
+	int partial;
+
+	ipam__view_rdlock(e->view);
+	partial = e->view->scope != NULL;
+	ipam__view_rdunlock(e->view);
+	return partial ? ipam__scope_fail(e) : 0;
+}
+
 int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn decide, void *arg,
 		  struct ipam__txnbuf *tb, uint64_t *rev)
 {
@@ -456,6 +474,7 @@ int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn deci
 	while (attempt < ctx->opt.max_attempts) {
 		ipam_txn txn;
 		uint64_t stamp;
+		unsigned long misses;
 		int64_t now;
 
 		if (redo != FIRST) {
@@ -470,10 +489,15 @@ int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn deci
 		tb->nops = 0;
 		tb->nconds = 0;
 		tb->claims = NULL;
+		misses = ipam__scope_misses; /* after the refresh: only the decision's */
 		ipam__view_rdlock(e->view);
 		stamp = e->view->stamp;
 		r = decide(ctx, e, arg, tb, now);
 		ipam__view_rdunlock(e->view);
+		if (ipam__scope_misses != misses) { /* decided on part of the state */
+			ipam__claims_drop(e, tb);
+			return ipam__scope_fail(e);
+		}
 		if (r == -EINPROGRESS && !tb->claim_fallback) {
 			/* Every candidate is another decider's commit in
 			 * flight: let it finish rather than commit a decision
@@ -543,6 +567,7 @@ IPAM_EXPORT int ipam_lookup_addr(ipam_ctx *ctx, const char *set, const ipam_addr
 	struct ipam__set_entry *e;
 	const ipam_pool *pool;
 	const struct ipam__rec *rec;
+	unsigned long misses = ipam__scope_misses;
 	int r, pi;
 
 	if (!addr || !out)
@@ -559,6 +584,8 @@ IPAM_EXPORT int ipam_lookup_addr(ipam_ctx *ctx, const char *set, const ipam_addr
 	if (rec)
 		ipam__rec_export(rec, ipam_pool_name(pool), out);
 	ipam__view_rdunlock(e->view);
+	if (ipam__scope_misses != misses)
+		return ipam__scope_fail(e);
 	return rec ? 0 : -ENOENT;
 }
 
@@ -588,6 +615,7 @@ IPAM_EXPORT int ipam_lookup_owner(ipam_ctx *ctx, const char *set, const char *ow
 				  const char *ifname, ipam_lease *out, unsigned *n)
 {
 	struct ipam__set_entry *e;
+	unsigned long misses;
 	int r;
 
 	if (!owner || !n || (*n && !out))
@@ -595,10 +623,15 @@ IPAM_EXPORT int ipam_lookup_owner(ipam_ctx *ctx, const char *set, const char *ow
 	e = ipam__ctx_entry(ctx, set, &r);
 	if (!e)
 		return r;
+	misses = ipam__scope_misses;
 	ipam__view_rdlock(e->view);
 	*n = collect(e->view, ipam__view_owner_chain(e->view, owner), IPAM__LINK_OWNER, owner,
 		     ifname, NULL, out, *n);
 	ipam__view_rdunlock(e->view);
+	if (ipam__scope_misses != misses) {
+		*n = 0;
+		return ipam__scope_fail(e);
+	}
 	return 0;
 }
 
@@ -606,6 +639,7 @@ IPAM_EXPORT int ipam_lookup_attachment(ipam_ctx *ctx, const char *set, const cha
 				       ipam_lease *out, unsigned *n)
 {
 	struct ipam__set_entry *e;
+	unsigned long misses;
 	int r;
 
 	if (!attachment || !n || (*n && !out))
@@ -613,10 +647,15 @@ IPAM_EXPORT int ipam_lookup_attachment(ipam_ctx *ctx, const char *set, const cha
 	e = ipam__ctx_entry(ctx, set, &r);
 	if (!e)
 		return r;
+	misses = ipam__scope_misses;
 	ipam__view_rdlock(e->view);
 	*n = collect(e->view, ipam__view_attach_chain(e->view, attachment), IPAM__LINK_ATTACH, NULL,
 		     NULL, attachment, out, *n);
 	ipam__view_rdunlock(e->view);
+	if (ipam__scope_misses != misses) {
+		*n = 0;
+		return ipam__scope_fail(e);
+	}
 	return 0;
 }
 
@@ -652,6 +691,8 @@ IPAM_EXPORT int ipam_foreach_lease(ipam_ctx *ctx, const char *set, const ipam_le
 		return ipam__fail(-EINVAL, "foreach", NULL, "missing callback");
 	e = ipam__ctx_entry(ctx, set, &r);
 	if (!e)
+		return r;
+	if ((r = ipam__need_whole_view(e)) < 0)
 		return r;
 	batch = ipam__calloc(FOREACH_BATCH, sizeof(*batch));
 	if (!batch)
@@ -748,6 +789,8 @@ IPAM_EXPORT int ipam_verify(ipam_ctx *ctx, const char *set)
 
 	e = ipam__ctx_entry(ctx, set, &r);
 	if (!e)
+		return r;
+	if ((r = ipam__need_whole_view(e)) < 0)
 		return r;
 	ipam__view_rdlock(e->view);
 	r = ipam__view_verify(e->view);

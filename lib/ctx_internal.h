@@ -166,6 +166,11 @@ int ipam__claims_drop(struct ipam__set_entry *e, struct ipam__txnbuf *tb);
 /* Set while a GC oracle runs on this thread: writes are refused. */
 extern _Thread_local int ipam__in_oracle;
 
+/* -ENOTSUP for a call a partial view (a scoped file store) cannot answer. */
+int ipam__scope_fail(const struct ipam__set_entry *e);
+/* 0 if the set's view holds every record, else ipam__scope_fail(). */
+int ipam__need_whole_view(const struct ipam__set_entry *e);
+
 /* Add an ADDR (or, coarse, POOL) precondition on the record at addr. */
 int ipam__cond_addr(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view *v, unsigned pool,
 		    const ipam_addr *addr);

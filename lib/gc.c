@@ -445,6 +445,8 @@ IPAM_EXPORT int ipam_gc(ipam_ctx *ctx, const char *set, const ipam_gc_oracle *or
 	p.e = ipam__ctx_entry(ctx, set, &r);
 	if (!p.e)
 		return r;
+	if ((r = ipam__need_whole_view(p.e)) < 0)
+		return r;
 	if (pol.pool && (pool = ipam__view_pool_index(p.e->view, pol.pool)) < 0)
 		return ipam__fail(-ENOENT, "pool", pol.pool, "no such pool in set %s", set);
 	p.o = oracle;

@@ -142,6 +142,27 @@ typedef enum ipam_durability {
 	IPAM_DURABILITY_NONE
 } ipam_durability;
 
+/*
+ * A file store opened for one caller (a CNI plugin runs once per container):
+ * only the leases of this owner, of this attachment and at these addresses
+ * are loaded as records, with every quarantined or reserved one; every
+ * other lease only marks its address used. Opening then costs one pass over
+ * the snapshot instead of building every record, whatever the number of
+ * leases. Calls that need another lease (another owner or attachment, an
+ * address held by a lease left out, a listing, GC, verify) fail with
+ * -ENOTSUP instead of answering from part of the state; allocation,
+ * release, renewal and lookups of the scope's own keys work as on a whole
+ * store. A commit that triggers a compaction loads everything first.
+ */
+typedef struct ipam_file_store_scope {
+	const char *owner;      /* NULL: no owner */
+	const char *attachment; /* NULL: no attachment */
+	const ipam_addr *addrs; /* addresses the caller may ask for exactly */
+	unsigned naddrs;        /* at most IPAM_FILE_SCOPE_ADDRS_MAX */
+} ipam_file_store_scope;
+
+#define IPAM_FILE_SCOPE_ADDRS_MAX 64
+
 typedef struct ipam_file_store_options {
 	size_t size; /* sizeof(ipam_file_store_options) */
 	ipam_durability durability;
@@ -155,6 +176,8 @@ typedef struct ipam_file_store_options {
 	 * pool set's file lock held: it must not call back into the store. */
 	void (*log)(void *ud, int level, const char *msg);
 	void *log_ud;
+	/* Load only what one caller needs (copied; NULL: everything). */
+	const ipam_file_store_scope *scope;
 } ipam_file_store_options;
 
 void ipam_file_store_options_init(ipam_file_store_options *o);

@@ -262,6 +262,44 @@ static void free_records(ipam_view *v)
 
 /* ---- lookups --------------------------------------------------------------------- */
 
+_Thread_local unsigned long ipam__scope_misses;
+
+static int key_eq(const char *key, size_t key_len, const char *s, size_t len)
+{
+	return key && key_len == len && memcmp(key, s, len) == 0;
+}
+
+int ipam__scope_wants(const struct ipam__scope *s, const struct ipam__lease_ref *l)
+{
+	if (!ipam__state_is_bound(l->state) || key_eq(s->owner, s->owner_len, l->owner, l->owner_len) ||
+	    key_eq(s->attach, s->attach_len, l->attach, l->attach_len))
+		return 1;
+	for (unsigned i = 0; i < s->naddrs; i++)
+		if (ipam_addr_cmp(&s->addrs[i], &l->addr) == 0)
+			return 1;
+	return 0;
+}
+
+static void owner_in_scope(const ipam_view *v, const char *owner, size_t len)
+{
+	if (v->scope && !key_eq(v->scope->owner, v->scope->owner_len, owner, len))
+		ipam__scope_misses++;
+}
+
+int ipam__view_ghost(const ipam_view *v, unsigned pool, ipam__u128 addr)
+{
+	const struct ipam__pool_state *ps = &v->pools[pool];
+	ipam_addr a = { 0, 0, ipam_pool_family(ps->pool) };
+
+	if (!v->scope)
+		return 0;
+	ipam__addr_set_value(&a, addr);
+	/* Quarantined and reserved leases are always loaded: a used address
+	 * with no record is a bound lease left out. */
+	return ipam__index_state(ps->idx, &a) == IPAM__ADDR_USED &&
+	       !ipam__view_rec_at(v, pool, addr, ipam__view_hash_addr(v, pool, addr));
+}
+
 struct ipam__rec *ipam__view_find_addr(const ipam_view *v, unsigned pool, ipam__u128 addr)
 {
 	return ipam__view_find_addr_h(v, pool, addr, ipam__view_hash_addr(v, pool, addr));
@@ -269,6 +307,16 @@ struct ipam__rec *ipam__view_find_addr(const ipam_view *v, unsigned pool, ipam__
 
 struct ipam__rec *ipam__view_find_addr_h(const ipam_view *v, unsigned pool, ipam__u128 addr,
 					 uint64_t h_addr)
+{
+	struct ipam__rec *r = ipam__view_rec_at(v, pool, addr, h_addr);
+
+	if (!r && v->scope && ipam__view_ghost(v, pool, addr))
+		ipam__scope_misses++;
+	return r;
+}
+
+struct ipam__rec *ipam__view_rec_at(const ipam_view *v, unsigned pool, ipam__u128 addr,
+				    uint64_t h_addr)
 {
 	const struct ipam__chains *t = &v->tab[IPAM__LINK_ADDR];
 	struct ipam__rec *r = t->b[ipam__bucket(t, h_addr)];
@@ -279,15 +327,24 @@ struct ipam__rec *ipam__view_find_addr_h(const ipam_view *v, unsigned pool, ipam
 	return NULL;
 }
 
-struct ipam__rec *ipam__view_owner_chain(const ipam_view *v, const char *owner)
+static struct ipam__rec *owner_chain_raw(const ipam_view *v, const char *owner)
 {
 	const struct ipam__chains *t = &v->tab[IPAM__LINK_OWNER];
 	return t->b[ipam__bucket(t, hash_str(v, owner, 1))];
 }
 
+struct ipam__rec *ipam__view_owner_chain(const ipam_view *v, const char *owner)
+{
+	owner_in_scope(v, owner, strlen(owner));
+	return owner_chain_raw(v, owner);
+}
+
 struct ipam__rec *ipam__view_attach_chain(const ipam_view *v, const char *attachment)
 {
 	const struct ipam__chains *t = &v->tab[IPAM__LINK_ATTACH];
+
+	if (v->scope && !key_eq(v->scope->attach, v->scope->attach_len, attachment, strlen(attachment)))
+		ipam__scope_misses++;
 	return t->b[ipam__bucket(t, hash_str(v, attachment, 2))];
 }
 
@@ -301,6 +358,14 @@ static int owner_match(const struct ipam__rec *r, unsigned pool, const char *own
 struct ipam__rec *ipam__view_find_bound_h(const ipam_view *v, unsigned pool, const char *owner,
 					  size_t owner_len, const char *ifname, size_t ifname_len,
 					  uint64_t h_owner)
+{
+	owner_in_scope(v, owner, owner_len);
+	return ipam__view_find_bound_raw_h(v, pool, owner, owner_len, ifname, ifname_len, h_owner);
+}
+
+struct ipam__rec *ipam__view_find_bound_raw_h(const ipam_view *v, unsigned pool,
+					      const char *owner, size_t owner_len,
+					      const char *ifname, size_t ifname_len, uint64_t h_owner)
 {
 	const struct ipam__chains *t = &v->tab[IPAM__LINK_OWNER];
 	struct ipam__rec *r = t->b[ipam__bucket(t, h_owner)];
@@ -327,7 +392,8 @@ struct ipam__rec *ipam__view_find_bound(const ipam_view *v, unsigned pool, const
 struct ipam__rec *ipam__view_find_quarantined(const ipam_view *v, unsigned pool,
 					      const char *owner, const char *ifname)
 {
-	struct ipam__rec *r = ipam__view_owner_chain(v, owner), *best = NULL;
+	/* Every quarantined record is loaded, even in a partial view. */
+	struct ipam__rec *r = owner_chain_raw(v, owner), *best = NULL;
 
 	for (; r; r = r->next[IPAM__LINK_OWNER])
 		if (r->state == IPAM_LEASE_QUARANTINED && owner_match(r, pool, owner, ifname) &&

@@ -59,8 +59,28 @@ struct ipam__arena {
 	size_t live;  /* linked records that live in a block */
 };
 
+/*
+ * A partial view: a file store opened for one caller's keys
+ * (ipam_file_store_scope) loads the records of that owner, of that
+ * attachment and at those addresses, and every record not held by an owner
+ * (quarantined, reserved). Every other lease is a "ghost": its address is
+ * used in the index, with no record. A lookup the view cannot answer (a
+ * key outside the scope, an address held by a ghost) counts a miss on the
+ * calling thread; the context turns a miss into -ENOTSUP rather than act
+ * on part of the state, and walks over every record are refused.
+ */
+struct ipam__scope {
+	const char *owner, *attach; /* NULL: none */
+	size_t owner_len, attach_len;
+	const ipam_addr *addrs;
+	unsigned naddrs;
+};
+
+extern _Thread_local unsigned long ipam__scope_misses;
+
 struct ipam_view {
 	const ipam_poolset *set;
+	const struct ipam__scope *scope; /* NULL: every record is loaded */
 	unsigned npools;
 	struct ipam__pool_state *pools;
 	pthread_rwlock_t lock;
@@ -77,7 +97,24 @@ void ipam__view_rdunlock(ipam_view *v);
 /* Seeded tag of (owner, ifname): the quarantine owner in the index. */
 uint64_t ipam__view_owner_tag(const ipam_view *v, const char *owner, const char *ifname);
 
-/* Lookups; the caller holds a lock. */
+/* Whether a lease of a snapshot is loaded into a view with this scope. */
+int ipam__scope_wants(const struct ipam__scope *s, const struct ipam__lease_ref *l);
+/* 1 if (pool, addr) is held by a lease a partial view did not load. */
+int ipam__view_ghost(const ipam_view *v, unsigned pool, ipam__u128 addr);
+/* Load a lease as a ghost: its address only (write lock held). */
+int ipam__view_load_ghost(ipam_view *v, const struct ipam__lease_ref *l, unsigned pool,
+			  uint64_t rev);
+/* The loaded record at an address, if any, without counting a miss: for
+ * the paths that handle ghosts themselves (check, apply). */
+struct ipam__rec *ipam__view_rec_at(const ipam_view *v, unsigned pool, ipam__u128 addr,
+				    uint64_t h_addr);
+/* ipam__view_find_bound_h() without counting a miss (loading). */
+struct ipam__rec *ipam__view_find_bound_raw_h(const ipam_view *v, unsigned pool,
+					      const char *owner, size_t owner_len,
+					      const char *ifname, size_t ifname_len, uint64_t h_owner);
+
+/* Lookups; the caller holds a lock. In a partial view they count a miss
+ * when they cannot answer. */
 struct ipam__rec *ipam__view_find_addr(const ipam_view *v, unsigned pool, ipam__u128 addr);
 /* The bound (or suspect) record of (pool, owner, ifname), or NULL. */
 struct ipam__rec *ipam__view_find_bound(const ipam_view *v, unsigned pool, const char *owner,

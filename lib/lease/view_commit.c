@@ -14,9 +14,15 @@ static int cond_holds(const ipam_view *v, const ipam_cond *c)
 	const struct ipam__rec *r;
 
 	switch (c->kind) {
-	case IPAM_COND_ADDR:
-		r = ipam__view_find_addr(v, c->pool, ipam__addr_value(&c->addr));
+	case IPAM_COND_ADDR: {
+		ipam__u128 a = ipam__addr_value(&c->addr);
+		r = ipam__view_rec_at(v, c->pool, a, ipam__view_hash_addr(v, c->pool, a));
+		/* A lease a partial view did not load: its generation is
+		 * unknown, so the condition cannot be shown to hold. */
+		if (!r && ipam__view_ghost(v, c->pool, a))
+			return 0;
 		return (r ? r->generation : 0) == c->generation;
+	}
 	case IPAM_COND_OWNER:
 		if (!c->owner || !c->ifname)
 			return -EINVAL;
@@ -55,8 +61,13 @@ static int op_check(const ipam_view *v, const ipam_txn *txn, unsigned i, int che
 		if (ipam__state_is_bound(op->lease.state)) {
 			/* One bound lease per (pool, owner, ifname): another one
 			 * may stand only if this change set replaces it. */
-			const struct ipam__rec *b = ipam__view_find_bound(v, op->pool, op->lease.owner,
-									  op->lease.ifname);
+			/* Not counted as a scope miss: a partial view replays
+			 * other owners' commits (a check, not a lookup for a
+			 * decision; their other leases were never loaded). */
+			size_t olen = strlen(op->lease.owner), ilen = strlen(op->lease.ifname);
+			const struct ipam__rec *b = ipam__view_find_bound_raw_h(
+				v, op->pool, op->lease.owner, olen, op->lease.ifname, ilen,
+				ipam__view_hash_owner(v, op->lease.owner, olen));
 			ipam__u128 here = ipam__addr_value(&op->lease.addr);
 			if (b && !(b->addr == here)) {
 				int replaced = 0;
@@ -231,9 +242,11 @@ int ipam__view_apply_checked(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 		unsigned old_state;
 
 		h[IPAM__LINK_ADDR] = ipam__view_hash_addr(v, op->pool, ipam__addr_value(&op->lease.addr));
-		old = ipam__view_find_addr_h(v, op->pool, ipam__addr_value(&op->lease.addr),
-					     h[IPAM__LINK_ADDR]);
+		old = ipam__view_rec_at(v, op->pool, ipam__addr_value(&op->lease.addr),
+					h[IPAM__LINK_ADDR]);
 		old_state = old ? old->state : 0;
+		if (!old && v->scope && ipam__view_ghost(v, op->pool, ipam__addr_value(&op->lease.addr)))
+			old_state = IPAM_LEASE_BOUND; /* a lease not loaded: held */
 		if (op->kind == IPAM_OP_DELETE && !old && ipam__index_state(ps->idx, &op->lease.addr) ==
 							  IPAM__ADDR_FREE)
 			continue; /* nothing there (a replayed delete) */
@@ -314,8 +327,8 @@ static int load_ref_h(ipam_view *v, const struct ipam__lease_ref *l, unsigned po
 		return ipam__fail_n(-EBADMSG, "load", l->owner, l->owner_len,
 				    "two records for one address");
 	if (ipam__state_is_bound(l->state) &&
-	    ipam__view_find_bound_h(v, pool, l->owner, l->owner_len, l->ifname, l->ifname_len,
-				    h[IPAM__LINK_OWNER]))
+	    ipam__view_find_bound_raw_h(v, pool, l->owner, l->owner_len, l->ifname, l->ifname_len,
+					h[IPAM__LINK_OWNER]))
 		return ipam__fail_n(-EBADMSG, "load", l->owner, l->owner_len,
 				    "the owner holds two bound leases in pool %s",
 				    ipam_pool_name(ps->pool));
@@ -334,6 +347,37 @@ static int load_ref_h(ipam_view *v, const struct ipam__lease_ref *l, unsigned po
 	ipam__view_link_h(v, r, h);
 	if (r->state == IPAM_LEASE_RESERVED)
 		ps->reserved++;
+	if (rev > ps->version)
+		ps->version = rev;
+	if (rev > v->revision)
+		v->revision = rev;
+	v->stamp++;
+	return 0;
+}
+
+int ipam__view_load_ghost(ipam_view *v, const struct ipam__lease_ref *l, unsigned pool,
+			  uint64_t rev)
+{
+	struct ipam__pool_state *ps;
+	ipam__u128 ord;
+	int e;
+
+	if (pool >= v->npools)
+		return ipam__fail(-EINVAL, "load", NULL, "pool %u of %u", pool, v->npools);
+	ps = &v->pools[pool];
+	if (l->addr.family != ipam_pool_family(ps->pool) ||
+	    ipam__index_ordinal(ps->idx, &l->addr, &ord) < 0)
+		return ipam__fail(-EINVAL, "load", ipam_pool_name(ps->pool),
+				  "a lease address is not allocatable in pool %s", ipam_pool_name(ps->pool));
+	if (!ipam__state_is_bound(l->state))
+		return ipam__fail(-EINVAL, "load", NULL, "a lease in state %u cannot be left out",
+				  l->state);
+	if (ipam__index_state(ps->idx, &l->addr) != IPAM__ADDR_FREE)
+		return ipam__fail_n(-EBADMSG, "load", l->owner, l->owner_len,
+				    "two records for one address");
+	if ((e = ipam__index_reserve(ps->idx, 2)) < 0)
+		return ipam__fail_code(e);
+	ipam__index_acquire(ps->idx, &l->addr, l->updated * 1000, l->state == IPAM_LEASE_BOUND);
 	if (rev > ps->version)
 		ps->version = rev;
 	if (rev > v->revision)

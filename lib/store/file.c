@@ -54,6 +54,7 @@ struct fset {
 	uint64_t applied; /* bytes of the log reflected in the view */
 	uint64_t snap_bytes; /* size of the snapshot last loaded or written */
 	int broken;       /* an I/O failure left the log in doubt: reopen */
+	int whole;        /* load every record whatever the scope (a compaction needed them) */
 	pthread_mutex_t mu;
 };
 
@@ -64,6 +65,11 @@ struct filestore {
 	pthread_mutex_t lock;
 	struct fset *sets[MAX_SETS];
 	unsigned nsets;
+	int scoped;               /* opened with a scope (ipam_file_store_scope) */
+	struct ipam__scope scope; /* its keys, copied */
+	char *scope_mem;          /* owner and attachment strings */
+	size_t scope_mem_len;
+	ipam_addr *scope_addrs;
 };
 
 IPAM_EXPORT void ipam_file_store_options_init(ipam_file_store_options *o)
@@ -226,6 +232,7 @@ struct load_ctx {
 	char last_pool[64]; /* consecutive leases are mostly of one pool */
 	int last_index;
 	struct ipam__view_loader *ld; /* snapshot leases go through it */
+	const struct ipam__scope *scope; /* a partial load: leases outside it are ghosts */
 };
 
 /* Replay a decoded commit (the caller holds the write lock). */
@@ -270,7 +277,13 @@ static int on_lease(void *ud, const struct ipam__lease_ref *l)
 					  lc->last_pool);
 		}
 	}
-	/* The whole snapshot loads under one write lock (see load_all). */
+	/* The whole snapshot loads under one write lock (see load_all). A
+	 * partial load makes few records: no pipeline, so that a ghost and a
+	 * record stay in file order (one finds the other's address taken). */
+	if (lc->scope)
+		return ipam__scope_wants(lc->scope, l)
+			       ? ipam__view_load_ref(lc->view, l, (unsigned)lc->last_index, lc->snap_rev)
+			       : ipam__view_load_ghost(lc->view, l, (unsigned)lc->last_index, lc->snap_rev);
 	return ipam__view_loader_add(lc->ld, l, (unsigned)lc->last_index);
 }
 
@@ -319,7 +332,7 @@ static int log_has_more(const struct fset *s, uint64_t size)
  * (exclusive lock held) a torn last record is cut off. */
 static int catch_up(struct filestore *fs, struct fset *s, int repair)
 {
-	struct load_ctx lc = { s->view, NULL, 0, 0, "", -1, NULL };
+	struct load_ctx lc = { s->view, NULL, 0, 0, "", -1, NULL, NULL };
 	struct ipam__ff_handler h = { &lc, NULL, NULL, NULL, NULL, on_commit };
 	struct ipam__ff_result res;
 	char file[FNAME_MAX];
@@ -431,14 +444,18 @@ static int load_all(struct filestore *fs, struct fset *s)
 {
 	char file[FNAME_MAX];
 	struct ipam__view_loader ld;
-	struct load_ctx lc = { s->view, file, 0, 0, "", -1, &ld };
+	struct load_ctx lc = { s->view, file, 0, 0, "", -1, &ld, NULL };
 	struct ipam__ff_handler h = { &lc, NULL, NULL, on_end, on_lease, NULL };
 	struct ipam__ff_result res;
 	struct image img = { 0 };
 	int fd, r;
 
+	if (fs->scoped && !s->whole)
+		lc.scope = &fs->scope;
 	ipam_view_lock(s->view);
 	r = ipam__view_reset(s->view);
+	if (r == 0)
+		s->view->scope = lc.scope;
 	ipam_view_unlock(s->view);
 	if (r < 0)
 		return r;
@@ -466,8 +483,10 @@ static int load_all(struct filestore *fs, struct fset *s)
 			uint64_t n = snap_count_hint(img.p, img.len);
 			ipam__view_loader_init(&ld, s->view, lc.snap_rev);
 			ipam_view_lock(s->view);
-			(void)ipam__view_presize(s->view, (size_t)n,
-						 (size_t)n * (sizeof(struct ipam__rec) + 16) + img.len);
+			if (!lc.scope) /* a partial load makes few records */
+				(void)ipam__view_presize(s->view, (size_t)n,
+							 (size_t)n * (sizeof(struct ipam__rec) + 16) +
+								 img.len);
 			r = ipam__ff_parse(img.p, img.len, IPAM__FF_SNAPSHOT, &h, &res);
 			/* A lease after the end record (never written by
 			 * this library) loads as one before it would. */
@@ -548,6 +567,21 @@ static int replace_file(struct filestore *fs, struct fset *s, const char *suffix
 		return errno_fail(-r, "replace", dst);
 	}
 	return 0;
+}
+
+/* With the exclusive lock: a partial view (a scoped store) loads every
+ * record before it can be written out, and stays whole from then on. */
+static int whole_view(struct filestore *fs, struct fset *s)
+{
+	int r;
+
+	if (!s->view->scope)
+		return 0;
+	s->whole = 1;
+	r = load_all(fs, s);
+	if (r < 0)
+		s->broken = 1; /* reload at the next call */
+	return r;
 }
 
 /* With the exclusive lock and a current view: snapshot everything, then
@@ -746,7 +780,9 @@ static int file_commit(ipam_store *st, ipam_view *v, const ipam_txn *txn, uint64
 	 * least) about balances the two; a log of a sixteenth of the
 	 * snapshot bounds the rewriting of large ones (docs/file-format.md). */
 	if (!s->broken && (s->applied > fs->opt.compact_bytes || early_compact(s))) {
-		int c = compact(fs, s);
+		int c = whole_view(fs, s);
+		if (c == 0)
+			c = compact(fs, s);
 		if (c < 0)
 			note(fs, IPAM_LOG_WARNING, "%s: compaction failed: %s", s->name,
 			     ipam_last_error_message());
@@ -872,6 +908,8 @@ static void file_destroy(ipam_store *st)
 
 	for (unsigned i = 0; i < fs->nsets; i++)
 		free_set(fs->sets[i]);
+	ipam__release(fs->scope_mem, fs->scope_mem_len);
+	ipam__release(fs->scope_addrs, fs->scope.naddrs * sizeof(*fs->scope_addrs));
 	close(fs->dirfd);
 	pthread_mutex_destroy(&fs->lock);
 	ipam__release(fs, sizeof(*fs));
@@ -886,6 +924,33 @@ static const ipam_store_ops filestore_ops = {
 	.commit = file_commit,
 	.detach = file_detach,
 };
+
+static int copy_scope(struct filestore *fs, const ipam_file_store_scope *sc)
+{
+	size_t lo = sc->owner ? strlen(sc->owner) : 0, la = sc->attachment ? strlen(sc->attachment) : 0;
+	char *m;
+
+	fs->scope_mem_len = lo + la + 2;
+	m = fs->scope_mem = ipam__alloc(fs->scope_mem_len);
+	if (!m)
+		return -ENOMEM;
+	if (sc->naddrs) {
+		fs->scope_addrs = ipam__calloc(sc->naddrs, sizeof(*fs->scope_addrs));
+		if (!fs->scope_addrs)
+			return -ENOMEM;
+		memcpy(fs->scope_addrs, sc->addrs, sc->naddrs * sizeof(*fs->scope_addrs));
+	}
+	memcpy(m, sc->owner ? sc->owner : "", lo + 1);
+	memcpy(m + lo + 1, sc->attachment ? sc->attachment : "", la + 1);
+	fs->scope.owner = sc->owner ? m : NULL;
+	fs->scope.owner_len = lo;
+	fs->scope.attach = sc->attachment ? m + lo + 1 : NULL;
+	fs->scope.attach_len = la;
+	fs->scope.addrs = fs->scope_addrs;
+	fs->scope.naddrs = sc->naddrs;
+	fs->scoped = 1;
+	return 0;
+}
 
 IPAM_EXPORT int ipam_store_file_new(ipam_store **out, const char *dir,
 				    const ipam_file_store_options *opts)
@@ -902,6 +967,21 @@ IPAM_EXPORT int ipam_store_file_new(ipam_store **out, const char *dir,
 	if (opts && opts->durability != IPAM_DURABILITY_FSYNC &&
 	    opts->durability != IPAM_DURABILITY_GROUP && opts->durability != IPAM_DURABILITY_NONE)
 		return ipam__fail(-EINVAL, "durability", NULL, "unknown durability mode");
+	if (opts && opts->size >= offsetof(ipam_file_store_options, scope) + sizeof(opts->scope) &&
+	    opts->scope) {
+		const ipam_file_store_scope *sc = opts->scope;
+		if (sc->owner && (!*sc->owner || strlen(sc->owner) > IPAM_OWNER_MAX))
+			return ipam__fail(-EINVAL, "scope.owner", NULL, "1 to %d bytes", IPAM_OWNER_MAX);
+		if (sc->attachment && strlen(sc->attachment) > IPAM_ATTACHMENT_MAX)
+			return ipam__fail(-EINVAL, "scope.attachment", NULL, "at most %d bytes",
+					  IPAM_ATTACHMENT_MAX);
+		if (sc->naddrs > IPAM_FILE_SCOPE_ADDRS_MAX || (sc->naddrs && !sc->addrs))
+			return ipam__fail(-EINVAL, "scope.addrs", NULL, "at most %d addresses",
+					  IPAM_FILE_SCOPE_ADDRS_MAX);
+		for (unsigned i = 0; i < sc->naddrs; i++)
+			if (!ipam_addr_is_valid(&sc->addrs[i]))
+				return ipam__fail(-EINVAL, "scope.addrs", NULL, "address %u is not valid", i);
+	}
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return errno_fail(errno, "mkdir", dir);
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -926,6 +1006,13 @@ IPAM_EXPORT int ipam_store_file_new(ipam_store **out, const char *dir,
 	fs->opt.size = sizeof(fs->opt);
 	if (!fs->opt.compact_bytes)
 		fs->opt.compact_bytes = DEFAULT_COMPACT;
+	if (fs->opt.scope && copy_scope(fs, fs->opt.scope) < 0) {
+		ipam__release(fs->scope_mem, fs->scope_mem_len);
+		close(fd);
+		ipam__release(fs, sizeof(*fs));
+		return ipam__fail_code(-ENOMEM);
+	}
+	fs->opt.scope = NULL; /* the caller's: not kept */
 	pthread_mutex_init(&fs->lock, NULL);
 	*out = &fs->base;
 	return 0;
@@ -950,6 +1037,8 @@ IPAM_EXPORT int ipam_store_file_compact(ipam_store *st, const char *poolset)
 	r = lock_file(s, LOCK_EX);
 	if (r == 0) {
 		r = make_current(fs, s);
+		if (r == 0)
+			r = whole_view(fs, s);
 		if (r == 0)
 			r = compact(fs, s);
 		flock(s->lock_fd, LOCK_UN);

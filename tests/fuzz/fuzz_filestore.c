@@ -12,7 +12,10 @@
  * flags bit 1: also write the images as net.snap / net.log into a fresh
  *              0700 directory and open them through the real store
  *              (ipam_store_file_new + ipam_ctx_add_poolset), then make one
- *              allocation on top; the directory is removed afterwards.
+ *              allocation on top; first with a scope (one owner, one
+ *              attachment, one address: the partial load of ipam-cni,
+ *              where a whole-store check must be refused), then whole;
+ *              the directory is removed afterwards.
  *
  * Every image is parsed as a snapshot and as a log, and as bare records
  * from a non-zero base, into views of a fixed dual-stack pool set, applied
@@ -310,7 +313,7 @@ static void quiet(void *ud, int level, const char *msg)
 	(void)msg;
 }
 
-static void open_store(const char *dir)
+static void open_store(const char *dir, const ipam_file_store_scope *scope)
 {
 	ipam_file_store_options fo;
 	ipam_ctx_options co;
@@ -322,6 +325,7 @@ static void open_store(const char *dir)
 	ipam_file_store_options_init(&fo);
 	fo.durability = IPAM_DURABILITY_NONE;
 	fo.log = quiet;
+	fo.scope = scope;
 	if (ipam_store_file_new(&st, dir, &fo) < 0)
 		abort();
 	ipam_ctx_options_init(&co);
@@ -342,19 +346,26 @@ static void open_store(const char *dir)
 		ipam_lease out[2];
 		unsigned n = 2;
 
-		if (ipam_verify(ctx, "net") != 0)
+		if (ipam_verify(ctx, "net") != (scope ? -ENOTSUP : 0))
 			inconsistent("store");
 		/* An append after whatever was recovered. */
 		memset(&req, 0, sizeof(req));
 		req.poolset = "net";
-		req.owner = "fuzz/new";
+		req.owner = scope ? scope->owner : "fuzz/new";
 		req.ifname = "eth0";
-		req.attachment = "fuzz-new";
+		req.attachment = scope ? scope->attachment : "fuzz-new";
 		r = ipam_allocate(ctx, &req, out, &n);
 		if (r > 0)
 			abort();
-		if (ipam_verify(ctx, "net") != 0)
+		if (ipam_verify(ctx, "net") != (scope ? -ENOTSUP : 0))
 			inconsistent("store after an allocation");
+		if (scope) {
+			ipam_lease l[4];
+			unsigned k = 4;
+			if (ipam_lookup_attachment(ctx, "net", scope->attachment, l, &k) < 0 ||
+			    ipam_lookup_addr(ctx, "net", &scope->addrs[0], l) == -ENOTSUP)
+				inconsistent("scoped lookups");
+		}
 	}
 	ipam_ctx_free(ctx);
 	ipam_store_free(st);
@@ -374,8 +385,14 @@ static void through_store(const uint8_t *snap, size_t snap_len, const uint8_t *l
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd >= 0) {
 		if ((!snap || write_file(dirfd, "net.snap", snap, snap_len) == 0) &&
-		    (!log || write_file(dirfd, "net.log", log, log_len) == 0))
-			open_store(dir);
+		    (!log || write_file(dirfd, "net.log", log, log_len) == 0)) {
+			ipam_addr a;
+			ipam_file_store_scope sc = { "fuzz/scoped", "fuzz-scoped", &a, 1 };
+			if (ipam_addr_parse("10.30.0.5", &a) < 0)
+				abort();
+			open_store(dir, &sc); /* partial, then whole: consistent after it */
+			open_store(dir, NULL);
+		}
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 			unlinkat(dirfd, names[i], 0);
 		close(dirfd);
