@@ -95,7 +95,8 @@ void cni_arena_release(void *ptr, size_t size, void *ud);
  * program with the same environment and `in` as its stdin (cni_handover.c).
  * Returns only on failure, -1 with err set. */
 int cni_handover_etcd(const char *in, size_t len, ipam_netconf_error *err);
-int cni_store_open(const ipam_netconf *c, ipam_store **out, ipam_netconf_error *err);
+int cni_store_open(const ipam_netconf *c, const ipam_file_store_scope *scope, ipam_store **out,
+		   ipam_netconf_error *err);
 /* The normalised definition: <dir>/<name>.conf.json (file) or
  * <prefix>/<name>/definition (etcd), written when it changed. */
 int cni_store_save_definition(ipam_store *st, const ipam_netconf *c, const ipam_poolset *set,

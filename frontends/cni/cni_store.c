@@ -70,7 +70,8 @@ static int open_etcd(const ipam_netconf *c, ipam_store **out, ipam_netconf_error
 }
 #endif
 
-int cni_store_open(const ipam_netconf *c, ipam_store **out, ipam_netconf_error *err)
+int cni_store_open(const ipam_netconf *c, const ipam_file_store_scope *scope, ipam_store **out,
+		   ipam_netconf_error *err)
 {
 	ipam_file_store_options fo;
 	int r;
@@ -87,6 +88,7 @@ int cni_store_open(const ipam_netconf *c, ipam_store **out, ipam_netconf_error *
 	}
 	ipam_file_store_options_init(&fo);
 	fo.durability = c->durability;
+	fo.scope = scope;
 	r = ipam_store_file_new(out, c->store_dir, &fo);
 	if (r < 0)
 		return ipam_netconf_fail(err, r == -ENOMEM ? IPAM_CNI_ERR_INTERNAL : IPAM_CNI_ERR_IO,

@@ -70,8 +70,23 @@ static void session_close(cni_session *s)
 	s->store = ipam_store_free(s->store);
 }
 
-static int session_open(cni_session *s, cni_call *call, ipam_netconf_error *err)
+static int make_owner(const cni_call *call, char *owner, size_t size, ipam_netconf_error *err);
+
+/*
+ * Open the network's store. ADD touches only the leases of one owner and
+ * one container and the addresses it asks for; DEL and CHECK those of the
+ * container: the file store then loads just those as records, every other
+ * lease marks its address used, and opening costs one pass over the
+ * snapshot whatever the number of leases. A call that strayed outside
+ * would fail with -ENOTSUP from libipam, not with a wrong answer. GC and
+ * STATUS load everything.
+ */
+enum { SCOPE_NONE, SCOPE_CONTAINER, SCOPE_ADD };
+
+static int session_open(cni_session *s, cni_call *call, int scoped, ipam_netconf_error *err)
 {
+	char owner[IPAM_OWNER_MAX + 1];
+	ipam_file_store_scope scope;
 	ipam_ctx_options co;
 	ipam_poolset *set;
 	int r;
@@ -82,7 +97,16 @@ static int session_open(cni_session *s, cni_call *call, ipam_netconf_error *err)
 	if (!s->node[0] && gethostname(s->node, sizeof(s->node) - 1) < 0)
 		snprintf(s->node, sizeof(s->node), "unknown");
 	s->node[sizeof(s->node) - 1] = 0;
-	if (cni_store_open(call->conf, &s->store, err) < 0)
+	memset(&scope, 0, sizeof(scope));
+	scope.attachment = call->env.containerid;
+	if (scoped == SCOPE_ADD) {
+		if (make_owner(call, owner, sizeof(owner), err) < 0)
+			return -1;
+		scope.owner = owner;
+		scope.addrs = call->args.ips;
+		scope.naddrs = call->args.nips;
+	}
+	if (cni_store_open(call->conf, scoped ? &scope : NULL, &s->store, err) < 0)
 		return -1;
 	ipam_ctx_options_init(&co);
 	co.node = s->node;
@@ -275,7 +299,7 @@ int cni_cmd_add(cni_call *call, json_t **result, ipam_netconf_error *err)
 	int r;
 
 	*result = NULL;
-	if (session_open(&s, call, err) < 0)
+	if (session_open(&s, call, SCOPE_ADD, err) < 0)
 		return -1;
 	r = cni_store_save_definition(s.store, call->conf, s.set, err);
 	if (!r)
@@ -314,7 +338,7 @@ int cni_cmd_del(cni_call *call, ipam_netconf_error *err)
 	cni_session s;
 	int r;
 
-	if (session_open(&s, call, err) < 0)
+	if (session_open(&s, call, SCOPE_CONTAINER, err) < 0)
 		return -1;
 	r = attachment_leases(&s, call, l, &n, &others, err);
 	if (!r && n && !others) {
@@ -343,7 +367,7 @@ int cni_cmd_check(cni_call *call, ipam_netconf_error *err)
 	cni_session s;
 	int r;
 
-	if (cni_parse_prev_ips(call->root, prev, &np, err) < 0 || session_open(&s, call, err) < 0)
+	if (cni_parse_prev_ips(call->root, prev, &np, err) < 0 || session_open(&s, call, SCOPE_CONTAINER, err) < 0)
 		return -1;
 	r = attachment_leases(&s, call, l, &n, &others, err);
 	if (!r && n == 0)
@@ -414,7 +438,7 @@ int cni_cmd_gc(cni_call *call, ipam_netconf_error *err)
 
 	if (r < 0)
 		return lib_error(err, r, "cannot create the GC oracle");
-	if (cni_parse_attachments(call->root, oracle, err) < 0 || session_open(&s, call, err) < 0) {
+	if (cni_parse_attachments(call->root, oracle, err) < 0 || session_open(&s, call, SCOPE_NONE, err) < 0) {
 		ipam_gc_oracle_free(oracle);
 		return -1;
 	}
@@ -446,7 +470,7 @@ int cni_cmd_status(cni_call *call, ipam_netconf_error *err)
 	cni_session s;
 	int r = 0;
 
-	if (session_open(&s, call, err) < 0) {
+	if (session_open(&s, call, SCOPE_NONE, err) < 0) {
 		err->code = IPAM_CNI_ERR_STATUS;
 		return -1;
 	}
