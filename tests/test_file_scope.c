@@ -15,7 +15,11 @@
  *   processes do, beside a long-lived whole handle, with compactions; the
  *   state is compared with the model and verified throughout.
  */
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "ctx_fixture.h"
+#include "hash.h"
 
 static char dir[256];
 
@@ -349,6 +353,81 @@ START_TEST(compaction_writes_everything)
 }
 END_TEST
 
+/* A control byte in one lease's owner, with the record's checksum made
+ * right again (a hostile writer, not damage): a whole open refuses the
+ * store; a scoped open refuses it only if it loads that lease. */
+START_TEST(text_checked_when_loaded)
+{
+	char path[300];
+	ipam_lease l[2];
+	ipam_store *st = open_store(NULL, 0);
+	ipam_ctx *ctx = open_ctx(st);
+	ck_assert_int_eq(alloc(ctx, "ns/a", "c1", l), 0);
+	ck_assert_int_eq(alloc(ctx, "ns/b", "c2", l), 0);
+	ck_assert_int_eq(ipam_store_file_compact(st, "net"), 0);
+	ipam_ctx_free(ctx);
+	ipam_store_free(st);
+
+	snprintf(path, sizeof(path), "%s/net.snap", dir);
+	int fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	off_t size = lseek(fd, 0, SEEK_END);
+	uint8_t *img = malloc((size_t)size);
+	ck_assert_int_eq(pread(fd, img, (size_t)size, 0), size);
+	int patched = 0;
+	for (size_t off = 32; off + 12 <= (size_t)size;) {
+		uint32_t len = (uint32_t)img[off] | (uint32_t)img[off + 1] << 8 |
+			       (uint32_t)img[off + 2] << 16 | (uint32_t)img[off + 3] << 24;
+		uint8_t *rec = img + off;
+		for (size_t i = 8; i + 4 <= len + 4; i++) {
+			if (memcmp(rec + i, "ns/b", 4) == 0) {
+				rec[i + 2] = 0x01;
+				uint64_t sum = ipam__hash(rec, len + 4, 0);
+				for (int k = 0; k < 8; k++)
+					rec[len + 4 + k] = (uint8_t)(sum >> (8 * k));
+				patched++;
+			}
+		}
+		off += len + 12;
+	}
+	ck_assert_int_eq(patched, 2); /* its v4 and v6 leases */
+	ck_assert_int_eq(pwrite(fd, img, (size_t)size, 0), size);
+	close(fd);
+	free(img);
+
+	ipam_poolset *set = NULL;
+	st = open_store(NULL, 0);
+	ctx = fx_ctx(st, 0);
+	ck_assert_int_eq(ipam_poolset_new(&set, "net"), 0);
+	ck_assert_int_eq(ipam_poolset_add(set, fx_pool("v4", "10.40.0.0/24", "10.40.0.1-10.40.0.60", NULL)), 0);
+	ck_assert_int_eq(ipam_poolset_add(set, fx_pool("v6", "fd00:40::/64", "fd00:40::1-fd00:40::3c", NULL)), 0);
+	ck_assert_int_eq(ipam_ctx_add_poolset(ctx, set), -EBADMSG);
+	ipam_poolset_free(set);
+	ipam_ctx_free(ctx);
+	ipam_store_free(st);
+	/* Scoped to ns/a: the bad lease is only an address. */
+	ipam_file_store_scope sa = { "ns/a", "c1", NULL, 0 };
+	st = open_store(&sa, 0);
+	ctx = open_ctx(st);
+	ck_assert_int_eq(alloc(ctx, "ns/a", "c1", l), 0);
+	ipam_ctx_free(ctx);
+	ipam_store_free(st);
+	/* Scoped to its container: loaded, so checked. */
+	ipam_file_store_scope sb = { NULL, "c2", NULL, 0 };
+	st = open_store(&sb, 0);
+	ctx = fx_ctx(st, 0);
+	set = NULL;
+	ck_assert_int_eq(ipam_poolset_new(&set, "net"), 0);
+	ck_assert_int_eq(ipam_poolset_add(set, fx_pool("v4", "10.40.0.0/24", "10.40.0.1-10.40.0.60", NULL)), 0);
+	ck_assert_int_eq(ipam_poolset_add(set, fx_pool("v6", "fd00:40::/64", "fd00:40::1-fd00:40::3c", NULL)), 0);
+	ck_assert_int_eq(ipam_ctx_add_poolset(ctx, set), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "control byte"));
+	ipam_poolset_free(set);
+	ipam_ctx_free(ctx);
+	ipam_store_free(st);
+}
+END_TEST
+
 START_TEST(bad_scopes)
 {
 	ipam_store *st = NULL;
@@ -512,6 +591,7 @@ int main(void)
 	tcase_add_test(tc, overtaken_decision);
 	tcase_add_test(tc, compaction_writes_everything);
 	tcase_add_test(tc, bad_scopes);
+	tcase_add_test(tc, text_checked_when_loaded);
 	tcase_add_test(tc, random_against_model);
 	suite_add_tcase(s, tc);
 	return tu_run(s);

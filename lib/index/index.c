@@ -318,6 +318,25 @@ int ipam__index_acquire(ipam__index *idx, const ipam_addr *a, int64_t now_ms, bo
 	return 0;
 }
 
+int ipam__index_load_held(ipam__index *idx, const ipam_addr *a, bool count_alloc)
+{
+	ipam__u128 ord;
+	int r;
+
+	if (!idx || !a)
+		return -EINVAL;
+	r = locate_or_fail(idx, a, &ord);
+	if (r < 0)
+		return r;
+	if (state_of(idx, ord, NULL) != IPAM__ADDR_FREE)
+		return -EEXIST;
+	r = space_reserve(idx);
+	if (r < 0)
+		return r;
+	acquire(idx, ord, count_alloc);
+	return 0;
+}
+
 int ipam__index_reserve(ipam__index *idx, size_t n)
 {
 	int r;

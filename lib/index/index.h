@@ -165,6 +165,14 @@ int ipam__index_release(ipam__index *idx, const ipam_addr *a, uint64_t owner, in
 int ipam__index_take(ipam__index *idx, const ipam_addr *a);
 
 /*
+ * Mark a free address used as a loaded lease holds it (counted as an
+ * allocation when count_alloc), in one lookup: -EEXIST if not free
+ * (used or quarantined: nothing changes), -ERANGE/-EACCES as above,
+ * -ENOMEM. For loading leases a partial view leaves out.
+ */
+int ipam__index_load_held(ipam__index *idx, const ipam_addr *a, bool count_alloc);
+
+/*
  * Mark a free directly, bypassing the quarantine (the counterpart of
  * ipam__index_take()). A quarantined address leaves the quarantine too.
  * -ENOENT if already free; -ERANGE/-EACCES as above.

@@ -280,6 +280,18 @@ int ipam__scope_wants(const struct ipam__scope *s, const struct ipam__lease_ref 
 	return 0;
 }
 
+int ipam__scope_wants_lease(const struct ipam__scope *s, const ipam_lease *l)
+{
+	if (!ipam__state_is_bound(l->state) ||
+	    key_eq(s->owner, s->owner_len, l->owner, strnlen(l->owner, sizeof(l->owner))) ||
+	    key_eq(s->attach, s->attach_len, l->attachment, strnlen(l->attachment, sizeof(l->attachment))))
+		return 1;
+	for (unsigned i = 0; i < s->naddrs; i++)
+		if (ipam_addr_cmp(&s->addrs[i], &l->addr) == 0)
+			return 1;
+	return 0;
+}
+
 static void owner_in_scope(const ipam_view *v, const char *owner, size_t len)
 {
 	if (v->scope && !key_eq(v->scope->owner, v->scope->owner_len, owner, len))

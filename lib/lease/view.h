@@ -99,6 +99,8 @@ uint64_t ipam__view_owner_tag(const ipam_view *v, const char *owner, const char 
 
 /* Whether a lease of a snapshot is loaded into a view with this scope. */
 int ipam__scope_wants(const struct ipam__scope *s, const struct ipam__lease_ref *l);
+/* The same for a lease of a change set (replayed or committed). */
+int ipam__scope_wants_lease(const struct ipam__scope *s, const ipam_lease *l);
 /* 1 if (pool, addr) is held by a lease a partial view did not load. */
 int ipam__view_ghost(const ipam_view *v, unsigned pool, ipam__u128 addr);
 /* Load a lease as a ghost: its address only (write lock held). */

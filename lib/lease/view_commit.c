@@ -58,9 +58,12 @@ static int op_check(const ipam_view *v, const ipam_txn *txn, unsigned i, int che
 		if (op->lease.state == IPAM_LEASE_QUARANTINED && !ps->quarantine)
 			return ipam__fail(-EINVAL, "txn", NULL, "pool %s has no quarantine",
 					  ipam_pool_name(ps->pool));
-		if (ipam__state_is_bound(op->lease.state)) {
+		if (ipam__state_is_bound(op->lease.state) &&
+		    (!v->scope || ipam__scope_wants_lease(v->scope, &op->lease))) {
 			/* One bound lease per (pool, owner, ifname): another one
-			 * may stand only if this change set replaces it. */
+			 * may stand only if this change set replaces it. (A
+			 * partial view has only the scope's: others are not
+			 * loaded to be checked.) */
 			/* Not counted as a scope miss: a partial view replays
 			 * other owners' commits (a check, not a lookup for a
 			 * decision; their other leases were never loaded). */
@@ -142,9 +145,8 @@ static int held(unsigned state)
 /* Move the index of one address from the old record's state to the new
  * one's (0: no record). Room was reserved, so nothing here fails. */
 static void index_transition(struct ipam__pool_state *ps, const ipam_addr *a, unsigned old,
-			     const struct ipam__rec *nr, int64_t now_ms)
+			     unsigned nw, const struct ipam__rec *nr, int64_t now_ms)
 {
-	unsigned nw = nr ? nr->state : 0;
 	int st = ipam__index_state(ps->idx, a);
 
 	if (held(old) && held(nw))
@@ -210,6 +212,10 @@ int ipam__view_apply_checked(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 		const ipam_op *op = &txn->ops[i];
 		if (op->kind != IPAM_OP_PUT)
 			continue;
+		/* A partial view replaying another owner's bound lease keeps
+		 * only its address (a ghost), as a partial load does. */
+		if (v->scope && !ipam__scope_wants_lease(v->scope, &op->lease))
+			continue;
 		r = ipam__rec_new(&recs[i], &op->lease, op->pool);
 		if (r == 0) {
 			if (!(op->flags & IPAM_OP_F_KEEP_GENERATION))
@@ -256,7 +262,9 @@ int ipam__view_apply_checked(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 			nr->owner_tag = ipam__view_owner_tag_h(v, h[IPAM__LINK_OWNER],
 							       ipam__rec_ifname(nr), nr->ifname_len);
 		}
-		index_transition(ps, &op->lease.addr, old_state, nr, txn->now_ms);
+		index_transition(ps, &op->lease.addr, old_state,
+				 nr ? nr->state : op->kind == IPAM_OP_PUT ? (unsigned)op->lease.state : 0,
+				 nr, txn->now_ms);
 		if (old) {
 			ipam__view_unlink_h(v, old, h[IPAM__LINK_ADDR]);
 			if (old_state == IPAM_LEASE_RESERVED)
@@ -343,7 +351,7 @@ static int load_ref_h(ipam_view *v, const struct ipam__lease_ref *l, unsigned po
 	ipam__rec_fill_ref(r, l, pool);
 	r->in_arena = 1;
 	r->owner_tag = ipam__view_owner_tag_h(v, h[IPAM__LINK_OWNER], l->ifname, l->ifname_len);
-	index_transition(ps, &l->addr, 0, r, l->updated * 1000);
+	index_transition(ps, &l->addr, 0, r->state, r, l->updated * 1000);
 	ipam__view_link_h(v, r, h);
 	if (r->state == IPAM_LEASE_RESERVED)
 		ps->reserved++;
@@ -359,25 +367,26 @@ int ipam__view_load_ghost(ipam_view *v, const struct ipam__lease_ref *l, unsigne
 			  uint64_t rev)
 {
 	struct ipam__pool_state *ps;
-	ipam__u128 ord;
 	int e;
 
 	if (pool >= v->npools)
 		return ipam__fail(-EINVAL, "load", NULL, "pool %u of %u", pool, v->npools);
 	ps = &v->pools[pool];
-	if (l->addr.family != ipam_pool_family(ps->pool) ||
-	    ipam__index_ordinal(ps->idx, &l->addr, &ord) < 0)
-		return ipam__fail(-EINVAL, "load", ipam_pool_name(ps->pool),
-				  "a lease address is not allocatable in pool %s", ipam_pool_name(ps->pool));
 	if (!ipam__state_is_bound(l->state))
 		return ipam__fail(-EINVAL, "load", NULL, "a lease in state %u cannot be left out",
 				  l->state);
-	if (ipam__index_state(ps->idx, &l->addr) != IPAM__ADDR_FREE)
+	/* One index lookup checks the address and marks it. */
+	e = l->addr.family != ipam_pool_family(ps->pool)
+		    ? -ERANGE
+		    : ipam__index_load_held(ps->idx, &l->addr, l->state == IPAM_LEASE_BOUND);
+	if (e == -EEXIST)
 		return ipam__fail_n(-EBADMSG, "load", l->owner, l->owner_len,
 				    "two records for one address");
-	if ((e = ipam__index_reserve(ps->idx, 2)) < 0)
+	if (e == -ERANGE || e == -EACCES || e == -EINVAL)
+		return ipam__fail(-EINVAL, "load", ipam_pool_name(ps->pool),
+				  "a lease address is not allocatable in pool %s", ipam_pool_name(ps->pool));
+	if (e < 0)
 		return ipam__fail_code(e);
-	ipam__index_acquire(ps->idx, &l->addr, l->updated * 1000, l->state == IPAM_LEASE_BOUND);
 	if (rev > ps->version)
 		ps->version = rev;
 	if (rev > v->revision)

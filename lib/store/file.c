@@ -229,10 +229,14 @@ struct load_ctx {
 	const char *file;
 	uint64_t snap_rev;
 	uint64_t count;
-	char last_pool[64]; /* consecutive leases are mostly of one pool */
+	char last_pool[64]; /* a pool name the set lacks, for the message */
 	int last_index;
 	struct ipam__view_loader *ld; /* snapshot leases go through it */
 	const struct ipam__scope *scope; /* a partial load: leases outside it are ghosts */
+	int names_ready;
+#define LC_NAMES 8
+	const char *names[LC_NAMES]; /* pool names of the set, for pool_by_name() */
+	size_t name_len[LC_NAMES];
 };
 
 /* Replay a decoded commit (the caller holds the write lock). */
@@ -258,32 +262,57 @@ static int apply_ops(ipam_view *v, ipam_op *ops, unsigned nops, int64_t now_ms, 
 	return ipam__view_apply_decoded(v, &txn, rev);
 }
 
+/* Index of a pool named by a counted string, or -1. The names and
+ * lengths of the first pools are kept in lc (one strlen per load). */
+static int pool_by_name(struct load_ctx *lc, const char *name, size_t len)
+{
+	const ipam_view *v = lc->view;
+
+	if (!lc->names_ready) {
+		for (unsigned i = 0; i < v->npools && i < LC_NAMES; i++) {
+			lc->names[i] = ipam_pool_name(v->pools[i].pool);
+			lc->name_len[i] = strlen(lc->names[i]);
+		}
+		lc->names_ready = 1;
+	}
+	for (unsigned i = 0; i < v->npools; i++) {
+		const char *n = i < LC_NAMES ? lc->names[i] : ipam_pool_name(v->pools[i].pool);
+		size_t nl = i < LC_NAMES ? lc->name_len[i] : strlen(n);
+		if (nl == len && memcmp(n, name, len) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
 static int on_lease(void *ud, const struct ipam__lease_ref *l)
 {
 	struct load_ctx *lc = ud;
 
 	lc->count++;
-	if (lc->last_index < 0 || strlen(lc->last_pool) != l->pool_len ||
-	    memcmp(lc->last_pool, l->pool, l->pool_len) != 0) {
-		memcpy(lc->last_pool, l->pool, l->pool_len);
+	/* The pool by name, without a copy (a dual-stack snapshot
+	 * alternates between two pools). */
+	lc->last_index = pool_by_name(lc, l->pool, l->pool_len);
+	if (lc->last_index < 0) {
+		int e = ipam__view_loader_flush(lc->ld); /* earlier errors first */
+		if (e < 0)
+			return e;
+		memcpy(lc->last_pool, l->pool, l->pool_len); /* pool_len < 64 */
 		lc->last_pool[l->pool_len] = '\0';
-		lc->last_index = ipam__view_pool_index(lc->view, lc->last_pool);
-		if (lc->last_index < 0) {
-			int e = ipam__view_loader_flush(lc->ld); /* earlier errors first */
-			if (e < 0)
-				return e;
-			return ipam__fail(-EINVAL, "file", lc->last_pool,
-					  "the store has leases in pool %s, which the pool set no longer defines",
-					  lc->last_pool);
-		}
+		return ipam__fail(-EINVAL, "file", lc->last_pool,
+				  "the store has leases in pool %s, which the pool set no longer defines",
+				  lc->last_pool);
 	}
 	/* The whole snapshot loads under one write lock (see load_all). A
 	 * partial load makes few records: no pipeline, so that a ghost and a
 	 * record stay in file order (one finds the other's address taken). */
-	if (lc->scope)
-		return ipam__scope_wants(lc->scope, l)
-			       ? ipam__view_load_ref(lc->view, l, (unsigned)lc->last_index, lc->snap_rev)
-			       : ipam__view_load_ghost(lc->view, l, (unsigned)lc->last_index, lc->snap_rev);
+	if (lc->scope) {
+		int e;
+		if (!ipam__scope_wants(lc->scope, l))
+			return ipam__view_load_ghost(lc->view, l, (unsigned)lc->last_index, lc->snap_rev);
+		if ((e = ipam__ff_lease_ref_check(l)) < 0) /* the parse was lazy */
+			return e;
+		return ipam__view_load_ref(lc->view, l, (unsigned)lc->last_index, lc->snap_rev);
+	}
 	return ipam__view_loader_add(lc->ld, l, (unsigned)lc->last_index);
 }
 
@@ -332,8 +361,8 @@ static int log_has_more(const struct fset *s, uint64_t size)
  * (exclusive lock held) a torn last record is cut off. */
 static int catch_up(struct filestore *fs, struct fset *s, int repair)
 {
-	struct load_ctx lc = { s->view, NULL, 0, 0, "", -1, NULL, NULL };
-	struct ipam__ff_handler h = { &lc, NULL, NULL, NULL, NULL, on_commit };
+	struct load_ctx lc = { s->view, NULL, 0, 0, "", -1, NULL, NULL, 0, { NULL }, { 0 } };
+	struct ipam__ff_handler h = { &lc, NULL, NULL, NULL, NULL, on_commit, 0 };
 	struct ipam__ff_result res;
 	char file[FNAME_MAX];
 	struct image img;
@@ -444,14 +473,15 @@ static int load_all(struct filestore *fs, struct fset *s)
 {
 	char file[FNAME_MAX];
 	struct ipam__view_loader ld;
-	struct load_ctx lc = { s->view, file, 0, 0, "", -1, &ld, NULL };
-	struct ipam__ff_handler h = { &lc, NULL, NULL, on_end, on_lease, NULL };
+	struct load_ctx lc = { s->view, file, 0, 0, "", -1, &ld, NULL, 0, { NULL }, { 0 } };
+	struct ipam__ff_handler h = { &lc, NULL, NULL, on_end, on_lease, NULL, 0 };
 	struct ipam__ff_result res;
 	struct image img = { 0 };
 	int fd, r;
 
 	if (fs->scoped && !s->whole)
 		lc.scope = &fs->scope;
+	h.lazy_refs = lc.scope != NULL; /* strings checked only of leases loaded */
 	ipam_view_lock(s->view);
 	r = ipam__view_reset(s->view);
 	if (r == 0)

@@ -57,7 +57,15 @@ struct ipam__ff_handler {
 	/* If set, commits go here instead of to `commit`, with ops the
 	 * callback may change (pool and flags, say) before applying them. */
 	int (*commit_mut)(void *ud, uint64_t revision, int64_t now_ms, ipam_op *ops, unsigned nops);
+	/* With lease_ref: check only the structure, addresses, state and
+	 * times of snapshot leases, not the text of their strings; the
+	 * callback runs ipam__ff_lease_ref_check() on a lease before it uses
+	 * its strings (a partial load leaves most leases as addresses). */
+	int lazy_refs;
 };
+
+/* The text checks a lazy lease_ref skipped: 0 or -EBADMSG. */
+int ipam__ff_lease_ref_check(const struct ipam__lease_ref *l);
 
 struct ipam__ff_result {
 	uint64_t header_revision;
