@@ -275,10 +275,22 @@ static int pool_by_name(struct load_ctx *lc, const char *name, size_t len)
 		}
 		lc->names_ready = 1;
 	}
+	if (v->npools <= LC_NAMES) {
+		for (unsigned i = 0; i < v->npools; i++) {
+			const char *n = lc->names[i];
+			size_t k = 0;
+			if (lc->name_len[i] != len || (len && n[len - 1] != name[len - 1]))
+				continue; /* "v4" / "v6": the last byte differs */
+			while (k < len && n[k] == name[k]) /* short names: no call */
+				k++;
+			if (k == len)
+				return (int)i;
+		}
+		return -1;
+	}
 	for (unsigned i = 0; i < v->npools; i++) {
-		const char *n = i < LC_NAMES ? lc->names[i] : ipam_pool_name(v->pools[i].pool);
-		size_t nl = i < LC_NAMES ? lc->name_len[i] : strlen(n);
-		if (nl == len && memcmp(n, name, len) == 0)
+		const char *n = ipam_pool_name(v->pools[i].pool);
+		if (strlen(n) == len && memcmp(n, name, len) == 0)
 			return (int)i;
 	}
 	return -1;
@@ -307,13 +319,29 @@ static int on_lease(void *ud, const struct ipam__lease_ref *l)
 	 * record stay in file order (one finds the other's address taken). */
 	if (lc->scope) {
 		int e;
-		if (!ipam__scope_wants(lc->scope, l))
-			return ipam__view_load_ghost(lc->view, l, (unsigned)lc->last_index, lc->snap_rev);
 		if ((e = ipam__ff_lease_ref_check(l)) < 0) /* the parse was lazy */
 			return e;
 		return ipam__view_load_ref(lc->view, l, (unsigned)lc->last_index, lc->snap_rev);
 	}
 	return ipam__view_loader_add(lc->ld, l, (unsigned)lc->last_index);
+}
+
+/* A partial load, a lease read up to its attachment: outside the scope it
+ * is a ghost (1: done, the rest of the record unread); else 0 and on_lease
+ * gets it whole. */
+static int on_lease_skip(void *ud, const struct ipam__lease_ref *l)
+{
+	struct load_ctx *lc = ud;
+	int pool, e;
+
+	if (ipam__scope_wants(lc->scope, l))
+		return 0;
+	pool = pool_by_name(lc, l->pool, l->pool_len);
+	if (pool < 0)
+		return 0; /* on_lease reports it */
+	lc->count++;
+	e = ipam__view_load_ghost(lc->view, l, (unsigned)pool, lc->snap_rev);
+	return e < 0 ? e : 1;
 }
 
 static int on_end(void *ud, uint64_t count, uint64_t rev)
@@ -362,7 +390,7 @@ static int log_has_more(const struct fset *s, uint64_t size)
 static int catch_up(struct filestore *fs, struct fset *s, int repair)
 {
 	struct load_ctx lc = { s->view, NULL, 0, 0, "", -1, NULL, NULL, 0, { NULL }, { 0 } };
-	struct ipam__ff_handler h = { &lc, NULL, NULL, NULL, NULL, on_commit, 0 };
+	struct ipam__ff_handler h = { &lc, NULL, NULL, NULL, NULL, on_commit, 0, NULL };
 	struct ipam__ff_result res;
 	char file[FNAME_MAX];
 	struct image img;
@@ -474,7 +502,7 @@ static int load_all(struct filestore *fs, struct fset *s)
 	char file[FNAME_MAX];
 	struct ipam__view_loader ld;
 	struct load_ctx lc = { s->view, file, 0, 0, "", -1, &ld, NULL, 0, { NULL }, { 0 } };
-	struct ipam__ff_handler h = { &lc, NULL, NULL, on_end, on_lease, NULL, 0 };
+	struct ipam__ff_handler h = { &lc, NULL, NULL, on_end, on_lease, NULL, 0, on_lease_skip };
 	struct ipam__ff_result res;
 	struct image img = { 0 };
 	int fd, r;

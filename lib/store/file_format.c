@@ -256,7 +256,8 @@ static int text_clean(const uint8_t *p, size_t n)
 /* A string of at most max bytes: without control bytes (`text` 1), without
  * NUL (0), or unchecked (2: a lazy lease, checked later if used). Returns
  * its start, NULL when bad. */
-static const char *get_str(struct rd *r, unsigned lenbytes, size_t max, int text, size_t *n_out)
+static inline const char *get_str(struct rd *r, unsigned lenbytes, size_t max, int text,
+				  size_t *n_out)
 {
 	size_t n = (size_t)get(r, lenbytes);
 	const uint8_t *p = r->p + r->off;
@@ -288,14 +289,16 @@ static int time_ok(int64_t t)
  * ipam__ff_lease_ref_check() does later; 0: only what a DELETE uses (pool
  * and address; the other strings must still be free of NUL bytes).
  */
-static void get_lease(struct rd *r, struct ipam__lease_ref *l, int mode)
+static void get_lease_head(struct rd *r, struct ipam__lease_ref *l, int mode)
 {
-	int full = mode != 0, text = mode == 1 ? 1 : mode == 2 ? 2 : 0;
+	int text = mode == 1 ? 1 : mode == 2 ? 2 : 0;
 	const uint8_t *a;
 	size_t n;
 	unsigned family;
 
-	l->pool = get_str(r, 1, sizeof(((ipam_lease *)0)->pool) - 1, 0, &n);
+	/* (A lazy pool name is matched against the set's names, which have
+	 * no NUL, so it needs no scan either.) */
+	l->pool = get_str(r, 1, sizeof(((ipam_lease *)0)->pool) - 1, mode == 2 ? 2 : 0, &n);
 	l->pool_len = (uint8_t)n;
 	family = (unsigned)get(r, 1);
 	if (r->bad || r->len - r->off < 16) {
@@ -338,6 +341,17 @@ static void get_lease(struct rd *r, struct ipam__lease_ref *l, int mode)
 	l->ifname_len = (uint8_t)n;
 	l->attach = get_str(r, 2, IPAM_ATTACHMENT_MAX, text, &n);
 	l->attach_len = (uint16_t)n;
+}
+
+/* The rest of a lease after get_lease_head(): node, attributes, and the
+ * checks that need the whole record. */
+static void get_lease_tail(struct rd *r, struct ipam__lease_ref *l, int mode)
+{
+	int full = mode != 0, text = mode == 1 ? 1 : mode == 2 ? 2 : 0;
+	size_t n;
+
+	if (r->bad)
+		return;
 	l->node = get_str(r, 1, IPAM_NODE_MAX, text, &n);
 	l->node_len = (uint8_t)n;
 	l->nattrs = (unsigned)get(r, 1);
@@ -361,6 +375,12 @@ static void get_lease(struct rd *r, struct ipam__lease_ref *l, int mode)
 		r->bad = 1;
 	if (!full && l->pool_len == 0)
 		r->bad = 1;
+}
+
+static void get_lease(struct rd *r, struct ipam__lease_ref *l, int mode)
+{
+	get_lease_head(r, l, mode);
+	get_lease_tail(r, l, mode);
 }
 
 int ipam__ff_lease_ref_check(const struct ipam__lease_ref *l)
@@ -393,7 +413,14 @@ static int parse_payload(struct rd *r, uint32_t type, enum ipam__ff_kind kind, s
 {
 	if (kind == IPAM__FF_SNAPSHOT && type == IPAM__FF_LEASE) {
 		struct ipam__lease_ref ref;
-		get_lease(r, &ref, h->lease_ref && h->lazy_refs ? 2 : 1);
+		int mode = h->lease_ref && h->lazy_refs ? 2 : 1;
+		get_lease_head(r, &ref, mode);
+		if (!r->bad && mode == 2 && h->lease_skip) {
+			int s = h->lease_skip(h->ud, &ref);
+			if (s != 0) /* left out (or an error): the rest is not read */
+				return s < 0 ? s : 0;
+		}
+		get_lease_tail(r, &ref, mode);
 		if (r->bad || r->off != r->len)
 			return corrupt(off, "malformed lease");
 		if (h->lease_ref)

@@ -62,6 +62,12 @@ struct ipam__ff_handler {
 	 * callback runs ipam__ff_lease_ref_check() on a lease before it uses
 	 * its strings (a partial load leaves most leases as addresses). */
 	int lazy_refs;
+	/* With lazy_refs: called with a snapshot lease read up to its
+	 * attachment (pool, address, generation, state, times unchecked,
+	 * owner, ifname, attachment; no node or attributes). 1: the lease
+	 * was dealt with and the rest of its record is not read (its
+	 * checksum was verified); 0: read on, then lease_ref; < 0: stop. */
+	int (*lease_skip)(void *ud, const struct ipam__lease_ref *head);
 };
 
 /* The text checks a lazy lease_ref skipped: 0 or -EBADMSG. */

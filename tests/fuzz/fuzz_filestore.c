@@ -202,7 +202,7 @@ static void check_result(int r, const struct ipam__ff_result *res, size_t base, 
 static void parse_file(ipam_view *v, const uint8_t *img, size_t len, enum ipam__ff_kind kind)
 {
 	struct apply a = { v, 0, 0 };
-	struct ipam__ff_handler h = { &a, on_lease, on_commit, on_end, NULL, NULL, 0 };
+	struct ipam__ff_handler h = { &a, on_lease, on_commit, on_end, NULL, NULL, 0, NULL };
 	struct ipam__ff_result res;
 	int r;
 
@@ -235,7 +235,7 @@ static void parse_records(const uint8_t *p, size_t len, enum ipam__ff_kind kind,
 {
 	ipam_view *v = NULL;
 	struct apply a = { NULL, 7, 0 };
-	struct ipam__ff_handler h = { &a, on_lease, on_commit, on_end, NULL, NULL, 0 };
+	struct ipam__ff_handler h = { &a, on_lease, on_commit, on_end, NULL, NULL, 0, NULL };
 	struct ipam__ff_result res;
 	int r;
 
