@@ -4,7 +4,11 @@
  * one exec per request as a runtime does: 1000 ADD then 1000 DEL, IPv4 and
  * dual-stack, 1 and 4 workers, default durability. Prints per-phase wall
  * time, per-operation latency p50/p99 when the pool is nearly empty (first
- * 10 %) and nearly full (last 10 %), and the ratios.
+ * 10 %) and nearly full (last 10 %), and the ratios. Then the cost of an
+ * ADD at 10 % against 90 % fill measured side by side: two networks filled
+ * to 5 % and 85 %, then 100 ADDs into each, alternating, so that the
+ * machine's drift over the seconds between the first and last tenth of a
+ * phase does not enter the ratio.
  * usage: bench-cni IPAM_CNI [HOST_LOCAL] [N]
  */
 #include <fcntl.h>
@@ -136,6 +140,38 @@ static struct result phase(const char *plugin, const char *verb, const char *con
 	return r;
 }
 
+/* Median microseconds of `count` ADDs into each of two networks,
+ * alternating: conf_lo (filled to about 5 %) and conf_hi (about 85 %). */
+static void fill_probe(const char *plugin, const char *conf_lo, const char *conf_hi, int count,
+		       double *lo_us, double *hi_us)
+{
+	double *lo = calloc((size_t)count, sizeof(double)), *hi = calloc((size_t)count, sizeof(double));
+	char cid[64];
+
+	for (int i = 0; i < 850; i++) {
+		snprintf(cid, sizeof(cid), "fill-%05d", i);
+		if ((i < 50 && call(plugin, "ADD", cid, conf_lo) != 0) ||
+		    call(plugin, "ADD", cid, conf_hi) != 0)
+			fprintf(stderr, "bench-cni: fill ADD %d failed\n", i);
+	}
+	for (int i = 0; i < count; i++) {
+		double t;
+		snprintf(cid, sizeof(cid), "probe-%05d", i);
+		t = now_us();
+		if (call(plugin, "ADD", cid, conf_lo) != 0)
+			fprintf(stderr, "bench-cni: probe ADD %d failed\n", i);
+		lo[i] = now_us() - t;
+		t = now_us();
+		if (call(plugin, "ADD", cid, conf_hi) != 0)
+			fprintf(stderr, "bench-cni: probe ADD %d failed\n", i);
+		hi[i] = now_us() - t;
+	}
+	*lo_us = pct(lo, count, 0.5);
+	*hi_us = pct(hi, count, 0.5);
+	free(lo);
+	free(hi);
+}
+
 int main(int argc, char **argv)
 {
 	const char *plugins[2] = { argc > 1 ? argv[1] : "build/frontends/cni/ipam-cni",
@@ -180,6 +216,30 @@ int main(int argc, char **argv)
 			}
 			printf("%-10s %-10s %-2d | host-local / ipam-cni: ADD %.1fx, DEL %.1fx\n", fam[f].label,
 			       "ratio", w, add_wall[1] / add_wall[0], del_wall[1] / del_wall[0]);
+		}
+	}
+	printf("\nADD at ~10 %% vs ~90 %% fill, side by side (1 worker; 100 ADDs into a network at "
+	       "5-15 %% and one at 85-95 %%, alternating; p50):\n");
+	for (int f = 0; f < 2; f++) {
+		for (int p = 0; p < 2; p++) {
+			char dlo[256], dhi[256], clo[1024], chi[1024], cmd[600];
+			double lo, hi;
+			snprintf(dlo, sizeof(dlo), "%s/%s-%d-lo", base, names[p], f);
+			snprintf(dhi, sizeof(dhi), "%s/%s-%d-hi", base, names[p], f);
+			snprintf(clo, sizeof(clo),
+				 "{\"cniVersion\":\"1.0.0\",\"name\":\"fill%dlo\",\"type\":\"bridge\","
+				 "\"ipam\":{\"type\":\"%s\",\"ranges\":%s,\"dataDir\":\"%s\"}}",
+				 f, names[p], fam[f].ranges, dlo);
+			snprintf(chi, sizeof(chi),
+				 "{\"cniVersion\":\"1.0.0\",\"name\":\"fill%dhi\",\"type\":\"bridge\","
+				 "\"ipam\":{\"type\":\"%s\",\"ranges\":%s,\"dataDir\":\"%s\"}}",
+				 f, names[p], fam[f].ranges, dhi);
+			fill_probe(plugins[p], clo, chi, 100, &lo, &hi);
+			printf("%-10s %-10s | ADD p50 %7.2f ms at ~10 %%, %7.2f ms at ~90 %%: %.2fx\n",
+			       fam[f].label, names[p], lo / 1e3, hi / 1e3, hi / lo);
+			snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", dlo, dhi);
+			if (system(cmd) != 0)
+				perror("rm");
 		}
 	}
 	rmdir(base);
