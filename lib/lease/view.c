@@ -7,6 +7,7 @@
  * (new records, hash-table growth, index room) is made before the first
  * change, after which nothing can fail.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -440,7 +441,7 @@ IPAM_EXPORT int ipam_view_new(ipam_view **out, const ipam_poolset *set)
 	v->npools = ipam_poolset_count(set);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	v->seed = ipam__hash(&ts, sizeof(ts), (uint64_t)(uintptr_t)v) ^ (uint64_t)(uintptr_t)&ts;
-	v->stamp = 1;
+	ipam__view_touch(v);
 	pthread_rwlock_init(&v->lock, NULL);
 	v->pools = ipam__calloc(v->npools, sizeof(*v->pools));
 	if (!v->pools)
@@ -495,6 +496,16 @@ IPAM_EXPORT const ipam_poolset *ipam_view_poolset(const ipam_view *v)
 IPAM_EXPORT uint64_t ipam_view_revision(const ipam_view *v)
 {
 	return v ? v->revision : 0;
+}
+
+/* One counter for every view of the process: a stamp is never shared by
+ * two views, so a change set decided on one view and checked against
+ * another never passes for unchanged. */
+static _Atomic uint64_t stamps;
+
+void ipam__view_touch(ipam_view *v)
+{
+	v->stamp = atomic_fetch_add_explicit(&stamps, 1, memory_order_relaxed) + 1;
 }
 
 IPAM_EXPORT uint64_t ipam_view_stamp(const ipam_view *v)
@@ -637,6 +648,6 @@ int ipam__view_reset(ipam_view *v)
 		v->pools[i].cursor = 0;
 	}
 	v->revision = 0;
-	v->stamp++;
+	ipam__view_touch(v);
 	return 0;
 }

@@ -85,11 +85,16 @@ struct ipam_view {
 	struct ipam__pool_state *pools;
 	pthread_rwlock_t lock;
 	uint64_t revision;
-	uint64_t stamp; /* ipam_view_stamp(): bumped by every change of records */
+	uint64_t stamp; /* ipam_view_stamp(): new at every change of records */
 	uint64_t seed; /* hash seed, random per view */
 	struct ipam__chains tab[IPAM__NLINKS];
 	struct ipam__arena arena;
 };
+
+/* A new stamp (write lock held): after every change of records. The
+ * loaders (ipam__view_load_ref, the pipelined loader, load_ghost) leave it
+ * to their caller, once the load is done. */
+void ipam__view_touch(ipam_view *v);
 
 void ipam__view_rdlock(ipam_view *v);
 void ipam__view_rdunlock(ipam_view *v);

@@ -280,7 +280,7 @@ int ipam__view_apply_checked(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 	}
 	if (rev > v->revision)
 		v->revision = rev;
-	v->stamp++;
+	ipam__view_touch(v);
 	if (recs != stack_recs)
 		ipam__release(recs, txn->nops * sizeof(*recs));
 	return 0;
@@ -359,7 +359,6 @@ static int load_ref_h(ipam_view *v, const struct ipam__lease_ref *l, unsigned po
 		ps->version = rev;
 	if (rev > v->revision)
 		v->revision = rev;
-	v->stamp++;
 	return 0;
 }
 
@@ -391,7 +390,6 @@ int ipam__view_load_ghost(ipam_view *v, const struct ipam__lease_ref *l, unsigne
 		ps->version = rev;
 	if (rev > v->revision)
 		v->revision = rev;
-	v->stamp++;
 	return 0;
 }
 

@@ -550,6 +550,7 @@ static int load_all(struct filestore *fs, struct fset *s)
 			 * this library) loads as one before it would. */
 			if (r == 0)
 				r = ipam__view_loader_flush(&ld);
+			ipam__view_touch(s->view); /* whatever was loaded */
 			ipam_view_unlock(s->view);
 		}
 		image_put(&img);
