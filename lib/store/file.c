@@ -510,13 +510,6 @@ static int load_all(struct filestore *fs, struct fset *s)
 	if (fs->scoped && !s->whole)
 		lc.scope = &fs->scope;
 	h.lazy_refs = lc.scope != NULL; /* strings checked only of leases loaded */
-	ipam_view_lock(s->view);
-	r = ipam__view_reset(s->view);
-	if (r == 0)
-		s->view->scope = lc.scope;
-	ipam_view_unlock(s->view);
-	if (r < 0)
-		return r;
 	for (int i = 0; i < 2; i++) { /* leftovers of a compaction that crashed */
 		char tmp[FNAME_MAX];
 		snprintf(tmp, sizeof(tmp), "%s.%s.tmp", s->name, i ? "log" : "snap");
@@ -526,7 +519,17 @@ static int load_all(struct filestore *fs, struct fset *s)
 	fd = open_at(fs, s->name, "snap", O_RDONLY, file, sizeof(file));
 	if (fd < 0 && fd != -ENOENT)
 		return errno_fail(-fd, "open", file);
-	if (fd >= 0) {
+	/* The view is emptied under the same write lock that loads the
+	 * snapshot: a reader never sees it empty in between. */
+	if (fd < 0) {
+		ipam_view_lock(s->view);
+		r = ipam__view_reset(s->view);
+		if (r == 0)
+			s->view->scope = lc.scope;
+		ipam_view_unlock(s->view);
+		if (r < 0)
+			return r;
+	} else {
 		r = image_get(fd, 0, &img);
 		close(fd);
 		if (r < 0)
@@ -541,11 +544,15 @@ static int load_all(struct filestore *fs, struct fset *s)
 			uint64_t n = snap_count_hint(img.p, img.len);
 			ipam__view_loader_init(&ld, s->view, lc.snap_rev);
 			ipam_view_lock(s->view);
-			if (!lc.scope) /* a partial load makes few records */
-				(void)ipam__view_presize(s->view, (size_t)n,
-							 (size_t)n * (sizeof(struct ipam__rec) + 16) +
-								 img.len);
-			r = ipam__ff_parse(img.p, img.len, IPAM__FF_SNAPSHOT, &h, &res);
+			r = ipam__view_reset(s->view);
+			if (r == 0) {
+				s->view->scope = lc.scope;
+				if (!lc.scope) /* a partial load makes few records */
+					(void)ipam__view_presize(
+						s->view, (size_t)n,
+						(size_t)n * (sizeof(struct ipam__rec) + 16) + img.len);
+				r = ipam__ff_parse(img.p, img.len, IPAM__FF_SNAPSHOT, &h, &res);
+			}
 			/* A lease after the end record (never written by
 			 * this library) loads as one before it would. */
 			if (r == 0)
