@@ -45,12 +45,25 @@ static ipam_store *open_store(const ipam_file_store_scope *scope, uint64_t compa
 	return st;
 }
 
-/* v4: 10.40.0.1-10.40.0.60 (60), v6: 60 as well. */
+/* Add the set (v4: 10.40.0.1-10.40.0.60, 60 addresses; v6: 60 as well);
+ * returns what ipam_ctx_add_poolset() did. */
+static int try_add_set(ipam_ctx *ctx)
+{
+	ipam_poolset *set = NULL;
+	int r;
+	ck_assert_int_eq(ipam_poolset_new(&set, "net"), 0);
+	ck_assert_int_eq(ipam_poolset_add(set, fx_pool("v4", "10.40.0.0/24", "10.40.0.1-10.40.0.60", NULL)), 0);
+	ck_assert_int_eq(ipam_poolset_add(set, fx_pool("v6", "fd00:40::/64", "fd00:40::1-fd00:40::3c", NULL)), 0);
+	r = ipam_ctx_add_poolset(ctx, set);
+	if (r < 0)
+		ipam_poolset_free(set);
+	return r;
+}
+
 static ipam_ctx *open_ctx(ipam_store *st)
 {
 	ipam_ctx *ctx = fx_ctx(st, 0);
-	fx_add_set(ctx, "net", fx_pool("v4", "10.40.0.0/24", "10.40.0.1-10.40.0.60", NULL),
-		   fx_pool("v6", "fd00:40::/64", "fd00:40::1-fd00:40::3c", NULL), NULL);
+	ck_assert_msg(try_add_set(ctx) == 0, "%s", ipam_last_error_message());
 	return ctx;
 }
 
@@ -395,14 +408,9 @@ START_TEST(text_checked_when_loaded)
 	close(fd);
 	free(img);
 
-	ipam_poolset *set = NULL;
 	st = open_store(NULL, 0);
 	ctx = fx_ctx(st, 0);
-	ck_assert_int_eq(ipam_poolset_new(&set, "net"), 0);
-	ck_assert_int_eq(ipam_poolset_add(set, fx_pool("v4", "10.40.0.0/24", "10.40.0.1-10.40.0.60", NULL)), 0);
-	ck_assert_int_eq(ipam_poolset_add(set, fx_pool("v6", "fd00:40::/64", "fd00:40::1-fd00:40::3c", NULL)), 0);
-	ck_assert_int_eq(ipam_ctx_add_poolset(ctx, set), -EBADMSG);
-	ipam_poolset_free(set);
+	ck_assert_int_eq(try_add_set(ctx), -EBADMSG);
 	ipam_ctx_free(ctx);
 	ipam_store_free(st);
 	/* Scoped to ns/a: the bad lease is only an address. */
@@ -416,13 +424,8 @@ START_TEST(text_checked_when_loaded)
 	ipam_file_store_scope sb = { NULL, "c2", NULL, 0 };
 	st = open_store(&sb, 0);
 	ctx = fx_ctx(st, 0);
-	set = NULL;
-	ck_assert_int_eq(ipam_poolset_new(&set, "net"), 0);
-	ck_assert_int_eq(ipam_poolset_add(set, fx_pool("v4", "10.40.0.0/24", "10.40.0.1-10.40.0.60", NULL)), 0);
-	ck_assert_int_eq(ipam_poolset_add(set, fx_pool("v6", "fd00:40::/64", "fd00:40::1-fd00:40::3c", NULL)), 0);
-	ck_assert_int_eq(ipam_ctx_add_poolset(ctx, set), -EBADMSG);
+	ck_assert_int_eq(try_add_set(ctx), -EBADMSG);
 	ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "control byte"));
-	ipam_poolset_free(set);
 	ipam_ctx_free(ctx);
 	ipam_store_free(st);
 }

@@ -298,7 +298,11 @@ int ipam__index_alloc_exact(ipam__index *idx, const ipam_addr *a, uint64_t owner
 	return fail_addr(idx, -EEXIST, a, "is already in use");
 }
 
-int ipam__index_acquire(ipam__index *idx, const ipam_addr *a, int64_t now_ms, bool count_alloc)
+/* Mark a used. `loading`: only from free (a quarantined address is a
+ * second lease too), no message, no expiry; else from free or quarantined,
+ * expiring the quarantine at now_ms first. */
+static int acquire_at(ipam__index *idx, const ipam_addr *a, int64_t now_ms, bool count_alloc,
+		      bool loading)
 {
 	ipam__u128 ord;
 	int r;
@@ -308,33 +312,28 @@ int ipam__index_acquire(ipam__index *idx, const ipam_addr *a, int64_t now_ms, bo
 	r = locate_or_fail(idx, a, &ord);
 	if (r < 0)
 		return r;
-	r = space_reserve(idx);
-	if (r < 0)
-		return r;
-	expire(idx, now_ms);
-	if (state_of(idx, ord, NULL) == IPAM__ADDR_USED)
-		return fail_addr(idx, -EEXIST, a, "is already in use");
-	acquire(idx, ord, count_alloc);
-	return 0;
-}
-
-int ipam__index_load_held(ipam__index *idx, const ipam_addr *a, bool count_alloc)
-{
-	ipam__u128 ord;
-	int r;
-
-	if (!idx || !a)
-		return -EINVAL;
-	r = locate_or_fail(idx, a, &ord);
-	if (r < 0)
-		return r;
-	if (state_of(idx, ord, NULL) != IPAM__ADDR_FREE)
+	if (loading && state_of(idx, ord, NULL) != IPAM__ADDR_FREE)
 		return -EEXIST;
 	r = space_reserve(idx);
 	if (r < 0)
 		return r;
+	if (!loading) {
+		expire(idx, now_ms);
+		if (state_of(idx, ord, NULL) == IPAM__ADDR_USED)
+			return fail_addr(idx, -EEXIST, a, "is already in use");
+	}
 	acquire(idx, ord, count_alloc);
 	return 0;
+}
+
+int ipam__index_acquire(ipam__index *idx, const ipam_addr *a, int64_t now_ms, bool count_alloc)
+{
+	return acquire_at(idx, a, now_ms, count_alloc, false);
+}
+
+int ipam__index_load_held(ipam__index *idx, const ipam_addr *a, bool count_alloc)
+{
+	return acquire_at(idx, a, 0, count_alloc, true);
 }
 
 int ipam__index_reserve(ipam__index *idx, size_t n)
