@@ -94,6 +94,24 @@ static unsigned whole_count(void)
 	return n;
 }
 
+/* n pods ns/o0.. with containers c0.., then a compaction: leases in a
+ * snapshot. */
+static void seed_pods(int n)
+{
+	char owner[32], att[32];
+	ipam_lease l[2];
+	ipam_store *st = open_store(NULL, 0);
+	ipam_ctx *ctx = open_ctx(st);
+	for (int i = 0; i < n; i++) {
+		snprintf(owner, sizeof(owner), "ns/o%d", i);
+		snprintf(att, sizeof(att), "c%d", i);
+		ck_assert_int_eq(alloc(ctx, owner, att, l), 0);
+	}
+	ck_assert_int_eq(ipam_store_file_compact(st, "net"), 0);
+	ipam_ctx_free(ctx);
+	ipam_store_free(st);
+}
+
 static int no_oracle(void *ud, const ipam_lease *l, int64_t now)
 {
 	(void)ud;
@@ -285,21 +303,13 @@ static const ipam_store_ops race_ops = {
 
 START_TEST(overtaken_decision)
 {
-	char owner[32], att[32];
-	ipam_lease l[2], mine[2], theirs[1];
+	ipam_lease mine[2], theirs[1];
 	ipam_ctx_stats s;
 	unsigned n = 1;
 
-	ipam_store *st = open_store(NULL, 0);
-	ipam_ctx *ctx = open_ctx(st);
-	for (int i = 0; i < 20; i++) {
-		snprintf(owner, sizeof(owner), "ns/o%d", i);
-		snprintf(att, sizeof(att), "c%d", i);
-		ck_assert_int_eq(alloc(ctx, owner, att, l), 0);
-	}
-	ck_assert_int_eq(ipam_store_file_compact(st, "net"), 0);
-	ipam_ctx_free(ctx);
-	ipam_store_free(st);
+	seed_pods(20);
+	ipam_store *st;
+	ipam_ctx *ctx;
 
 	ipam_file_store_scope sc = { "ns/me", "cme", NULL, 0 };
 	struct race *x = calloc(1, sizeof(*x));
@@ -330,19 +340,11 @@ END_TEST
 
 START_TEST(compaction_writes_everything)
 {
-	char owner[32], att[32];
 	ipam_lease l[2];
 
-	ipam_store *st = open_store(NULL, 0);
-	ipam_ctx *ctx = open_ctx(st);
-	for (int i = 0; i < 30; i++) {
-		snprintf(owner, sizeof(owner), "ns/o%d", i);
-		snprintf(att, sizeof(att), "c%d", i);
-		ck_assert_int_eq(alloc(ctx, owner, att, l), 0);
-	}
-	ck_assert_int_eq(ipam_store_file_compact(st, "net"), 0);
-	ipam_ctx_free(ctx);
-	ipam_store_free(st);
+	seed_pods(30);
+	ipam_store *st;
+	ipam_ctx *ctx;
 	/* Compact after every commit: each one from a scoped handle. */
 	for (int round = 0; round < 3; round++) {
 		ipam_file_store_scope sc = { "ns/s", "cs", NULL, 0 };
