@@ -270,27 +270,27 @@ static int key_eq(const char *key, size_t key_len, const char *s, size_t len)
 	return key && key_len == len && memcmp(key, s, len) == 0;
 }
 
-int ipam__scope_wants(const struct ipam__scope *s, const struct ipam__lease_ref *l)
+static int wants(const struct ipam__scope *s, unsigned state, const char *owner, size_t owner_len,
+		 const char *attach, size_t attach_len, const ipam_addr *addr)
 {
-	if (!ipam__state_is_bound(l->state) || key_eq(s->owner, s->owner_len, l->owner, l->owner_len) ||
-	    key_eq(s->attach, s->attach_len, l->attach, l->attach_len))
+	if (!ipam__state_is_bound(state) || key_eq(s->owner, s->owner_len, owner, owner_len) ||
+	    key_eq(s->attach, s->attach_len, attach, attach_len))
 		return 1;
 	for (unsigned i = 0; i < s->naddrs; i++)
-		if (ipam_addr_cmp(&s->addrs[i], &l->addr) == 0)
+		if (ipam_addr_cmp(&s->addrs[i], addr) == 0)
 			return 1;
 	return 0;
 }
 
+int ipam__scope_wants(const struct ipam__scope *s, const struct ipam__lease_ref *l)
+{
+	return wants(s, l->state, l->owner, l->owner_len, l->attach, l->attach_len, &l->addr);
+}
+
 int ipam__scope_wants_lease(const struct ipam__scope *s, const ipam_lease *l)
 {
-	if (!ipam__state_is_bound(l->state) ||
-	    key_eq(s->owner, s->owner_len, l->owner, strnlen(l->owner, sizeof(l->owner))) ||
-	    key_eq(s->attach, s->attach_len, l->attachment, strnlen(l->attachment, sizeof(l->attachment))))
-		return 1;
-	for (unsigned i = 0; i < s->naddrs; i++)
-		if (ipam_addr_cmp(&s->addrs[i], &l->addr) == 0)
-			return 1;
-	return 0;
+	return wants(s, l->state, l->owner, strnlen(l->owner, sizeof(l->owner)), l->attachment,
+		     strnlen(l->attachment, sizeof(l->attachment)), &l->addr);
 }
 
 static void owner_in_scope(const ipam_view *v, const char *owner, size_t len)
@@ -309,8 +309,7 @@ int ipam__view_ghost(const ipam_view *v, unsigned pool, ipam__u128 addr)
 	ipam__addr_set_value(&a, addr);
 	/* Quarantined and reserved leases are always loaded: a used address
 	 * with no record is a bound lease left out. */
-	return ipam__index_state(ps->idx, &a) == IPAM__ADDR_USED &&
-	       !ipam__view_rec_at(v, pool, addr, ipam__view_hash_addr(v, pool, addr));
+	return ipam__index_state(ps->idx, &a) == IPAM__ADDR_USED;
 }
 
 struct ipam__rec *ipam__view_find_addr(const ipam_view *v, unsigned pool, ipam__u128 addr)

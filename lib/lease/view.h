@@ -106,7 +106,8 @@ uint64_t ipam__view_owner_tag(const ipam_view *v, const char *owner, const char 
 int ipam__scope_wants(const struct ipam__scope *s, const struct ipam__lease_ref *l);
 /* The same for a lease of a change set (replayed or committed). */
 int ipam__scope_wants_lease(const struct ipam__scope *s, const ipam_lease *l);
-/* 1 if (pool, addr) is held by a lease a partial view did not load. */
+/* For an address where no record was found: 1 if a partial view holds it
+ * by a lease it did not load (a ghost). */
 int ipam__view_ghost(const ipam_view *v, unsigned pool, ipam__u128 addr);
 /* Load a lease as a ghost: its address only (write lock held). */
 int ipam__view_load_ghost(ipam_view *v, const struct ipam__lease_ref *l, unsigned pool,
