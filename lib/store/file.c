@@ -275,22 +275,14 @@ static int pool_by_name(struct load_ctx *lc, const char *name, size_t len)
 		}
 		lc->names_ready = 1;
 	}
-	if (v->npools <= LC_NAMES) {
-		for (unsigned i = 0; i < v->npools; i++) {
-			const char *n = lc->names[i];
-			size_t k = 0;
-			if (lc->name_len[i] != len || (len && n[len - 1] != name[len - 1]))
-				continue; /* "v4" / "v6": the last byte differs */
-			while (k < len && n[k] == name[k]) /* short names: no call */
-				k++;
-			if (k == len)
-				return (int)i;
-		}
-		return -1;
-	}
 	for (unsigned i = 0; i < v->npools; i++) {
-		const char *n = ipam_pool_name(v->pools[i].pool);
-		if (strlen(n) == len && memcmp(n, name, len) == 0)
+		const char *n = i < LC_NAMES ? lc->names[i] : ipam_pool_name(v->pools[i].pool);
+		size_t nl = i < LC_NAMES ? lc->name_len[i] : strlen(n), k = 0;
+		if (nl != len || (len && n[len - 1] != name[len - 1]))
+			continue; /* "v4" / "v6": the last byte differs */
+		while (k < len && n[k] == name[k]) /* short names: no call */
+			k++;
+		if (k == len)
 			return (int)i;
 	}
 	return -1;
