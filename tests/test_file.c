@@ -53,6 +53,21 @@ static ipam_ctx *open_ctx(ipam_store *st)
 	return ctx;
 }
 
+/* Add the standard set and return what ipam_ctx_add_poolset() did (the
+ * set is freed when it was refused). */
+static int try_add_set(ipam_ctx *ctx)
+{
+	ipam_poolset *set = NULL;
+	int r;
+	ck_assert_int_eq(ipam_poolset_new(&set, "net"), 0);
+	ck_assert_int_eq(ipam_poolset_add(set, fx_pool("v4", "10.30.0.0/22", "10.30.0.1-10.30.3.232", NULL)), 0);
+	ck_assert_int_eq(ipam_poolset_add(set, fx_pool("v6", "fd00:30::/64", "fd00:30::1-fd00:30::3e8", NULL)), 0);
+	r = ipam_ctx_add_poolset(ctx, set);
+	if (r < 0)
+		ipam_poolset_free(set);
+	return r;
+}
+
 static int alloc(ipam_ctx *ctx, const char *owner, const char *att, ipam_lease out[2])
 {
 	ipam_request r = fx_req("net", owner, att);
@@ -540,14 +555,9 @@ START_TEST(damage_is_an_error)
 	close(fd);
 	st = open_store(IPAM_DURABILITY_NONE, 0);
 	ctx = fx_ctx(st, 0);
-	ipam_poolset *set = NULL;
-	ipam_poolset_new(&set, "net");
-	ipam_poolset_add(set, fx_pool("v4", "10.30.0.0/22", "10.30.0.1-10.30.3.232", NULL));
-	ipam_poolset_add(set, fx_pool("v6", "fd00:30::/64", "fd00:30::1-fd00:30::3e8", NULL));
-	ck_assert_int_eq(ipam_ctx_add_poolset(ctx, set), -EBADMSG);
+	ck_assert_int_eq(try_add_set(ctx), -EBADMSG);
 	ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "net.log"));
 	ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "offset"));
-	ipam_poolset_free(set);
 	ipam_ctx_free(ctx);
 	ipam_store_free(st);
 	/* A newer format version is refused with a clear message. */
@@ -557,12 +567,8 @@ START_TEST(damage_is_an_error)
 	close(fd);
 	st = open_store(IPAM_DURABILITY_NONE, 0);
 	ctx = fx_ctx(st, 0);
-	set = NULL;
-	ipam_poolset_new(&set, "net");
-	ipam_poolset_add(set, fx_pool("v4", "10.30.0.0/22", "10.30.0.1-10.30.3.232", NULL));
-	int e = ipam_ctx_add_poolset(ctx, set);
+	int e = try_add_set(ctx);
 	ck_assert(e == -EPROTO || e == -EBADMSG); /* the header checksum covers the version */
-	ipam_poolset_free(set);
 	ipam_ctx_free(ctx);
 	ipam_store_free(st);
 }
@@ -629,13 +635,8 @@ START_TEST(snapshot_reload_and_lying_count)
 	close(fd);
 	st = open_store(IPAM_DURABILITY_NONE, 0);
 	ctx = fx_ctx(st, 0);
-	ipam_poolset *set = NULL;
-	ipam_poolset_new(&set, "net");
-	ipam_poolset_add(set, fx_pool("v4", "10.30.0.0/22", "10.30.0.1-10.30.3.232", NULL));
-	ipam_poolset_add(set, fx_pool("v6", "fd00:30::/64", "fd00:30::1-fd00:30::3e8", NULL));
-	ck_assert_int_eq(ipam_ctx_add_poolset(ctx, set), -EBADMSG);
+	ck_assert_int_eq(try_add_set(ctx), -EBADMSG);
 	ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "net.snap"));
-	ipam_poolset_free(set);
 	ipam_ctx_free(ctx);
 	ipam_store_free(st);
 }
