@@ -218,18 +218,41 @@ IPAM_EXPORT void ipam_ctx_stats_get(const ipam_ctx *ctx, ipam_ctx_stats *out)
 
 /* ---- change sets and the optimistic loop ------------------------------------------- */
 
-void ipam__txnbuf_fini(struct ipam__txnbuf *tb)
+void ipam__txnbuf_init(struct ipam__txnbuf *tb)
 {
-	ipam__release(tb->ops, tb->cap_ops * sizeof(*tb->ops));
-	ipam__release(tb->conds, tb->cap_conds * sizeof(*tb->conds));
-	memset(tb, 0, sizeof(*tb));
+	tb->ops = tb->op_room;
+	tb->nops = 0;
+	tb->cap_ops = IPAM__TXNBUF_OPS;
+	tb->conds = tb->cond_room;
+	tb->nconds = 0;
+	tb->cap_conds = IPAM__TXNBUF_CONDS;
+	tb->claims = NULL;
+	tb->claim_fallback = 0;
+	tb->claim_seen = 0;
 }
 
-static int grow(void **items, unsigned *cap, size_t size)
+void ipam__txnbuf_fini(struct ipam__txnbuf *tb)
+{
+	if (tb->ops != tb->op_room)
+		ipam__release(tb->ops, tb->cap_ops * sizeof(*tb->ops));
+	if (tb->conds != tb->cond_room)
+		ipam__release(tb->conds, tb->cap_conds * sizeof(*tb->conds));
+	ipam__txnbuf_init(tb);
+}
+
+/* Double an array; one still in its room is copied out of it. */
+static int grow(void **items, unsigned *cap, size_t size, const void *room)
 {
 	unsigned ncap = *cap ? *cap * 2 : 4;
-	void *n = ipam__resize(*items, (size_t)*cap * size, (size_t)ncap * size);
+	void *n;
 
+	if (*items == room) {
+		n = ipam__alloc((size_t)ncap * size);
+		if (n)
+			memcpy(n, room, (size_t)*cap * size);
+	} else {
+		n = ipam__resize(*items, (size_t)*cap * size, (size_t)ncap * size);
+	}
 	if (!n)
 		return -ENOMEM;
 	*items = n;
@@ -239,7 +262,8 @@ static int grow(void **items, unsigned *cap, size_t size)
 
 ipam_op *ipam__txnbuf_op(struct ipam__txnbuf *tb)
 {
-	if (tb->nops == tb->cap_ops && grow((void **)&tb->ops, &tb->cap_ops, sizeof(*tb->ops)) < 0)
+	if (tb->nops == tb->cap_ops &&
+	    grow((void **)&tb->ops, &tb->cap_ops, sizeof(*tb->ops), tb->op_room) < 0)
 		return NULL;
 	/* Not the whole op: its lease is large and every decision fills all
 	 * of its fields (see ops.c). */
@@ -253,7 +277,7 @@ ipam_op *ipam__txnbuf_op(struct ipam__txnbuf *tb)
 ipam_cond *ipam__txnbuf_cond(struct ipam__txnbuf *tb)
 {
 	if (tb->nconds == tb->cap_conds &&
-	    grow((void **)&tb->conds, &tb->cap_conds, sizeof(*tb->conds)) < 0)
+	    grow((void **)&tb->conds, &tb->cap_conds, sizeof(*tb->conds), tb->cond_room) < 0)
 		return NULL;
 	memset(&tb->conds[tb->nconds], 0, sizeof(*tb->conds));
 	return &tb->conds[tb->nconds++];
@@ -542,9 +566,12 @@ int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn deci
 
 int ipam__ctx_commit(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn decide, void *arg)
 {
-	struct ipam__txnbuf tb = { 0 };
+	struct ipam__txnbuf tb;
 	uint64_t rev;
-	int r = ipam__ctx_run(ctx, e, decide, arg, &tb, &rev);
+	int r;
+
+	ipam__txnbuf_init(&tb);
+	r = ipam__ctx_run(ctx, e, decide, arg, &tb, &rev);
 
 	ipam__txnbuf_fini(&tb);
 	return r;
@@ -582,7 +609,7 @@ IPAM_EXPORT int ipam_lookup_addr(ipam_ctx *ctx, const char *set, const ipam_addr
 	pi = ipam__view_pool_index(e->view, ipam_pool_name(pool));
 	rec = pi < 0 ? NULL : ipam__view_find_addr(e->view, (unsigned)pi, ipam__addr_value(addr));
 	if (rec)
-		ipam__rec_export(rec, ipam_pool_name(pool), out);
+		ipam__rec_export(e->view, rec, ipam_pool_name(pool), out);
 	ipam__view_rdunlock(e->view);
 	if (ipam__scope_misses != misses)
 		return ipam__scope_fail(e);
@@ -593,19 +620,20 @@ IPAM_EXPORT int ipam_lookup_addr(ipam_ctx *ctx, const char *set, const ipam_addr
 static unsigned collect(const ipam_view *v, struct ipam__rec *r, int link, const char *owner,
 			const char *ifname, const char *attachment, ipam_lease *out, unsigned room)
 {
+	size_t attach_len = attachment ? strlen(attachment) : 0;
 	unsigned n = 0;
 
-	for (; r; r = r->next[link]) {
+	for (; r; r = ipam__rec_next(v, r, link)) {
 		if (!ipam__state_is_bound(r->state))
 			continue;
 		if (owner && strcmp(ipam__rec_owner(r), owner) != 0)
 			continue;
-		if (ifname && strcmp(ipam__rec_ifname(r), ifname) != 0)
+		if (ifname && strcmp(ipam__rec_ifname(v, r), ifname) != 0)
 			continue;
-		if (attachment && strcmp(ipam__rec_attach(r), attachment) != 0)
+		if (attachment && !ipam__rec_attach_eq(r, attachment, attach_len))
 			continue;
 		if (n < room)
-			ipam__rec_export(r, ipam_pool_name(v->pools[r->pool].pool), &out[n]);
+			ipam__rec_export(v, r, ipam_pool_name(v->pools[r->pool].pool), &out[n]);
 		n++;
 	}
 	return n;
@@ -667,11 +695,11 @@ static int filter_match(const ipam_view *v, const struct ipam__rec *r, const ipa
 		return 0;
 	if (f->owner && strcmp(ipam__rec_owner(r), f->owner) != 0)
 		return 0;
-	if (f->node && strcmp(ipam__rec_node(r), f->node) != 0)
+	if (f->node && strcmp(ipam__rec_node(v, r), f->node) != 0)
 		return 0;
 	if (f->states && !(f->states & (1u << r->state)))
 		return 0;
-	if (f->older_than && r->created >= f->older_than)
+	if (f->older_than && ipam__rec_created(r) >= f->older_than)
 		return 0;
 	return 1;
 }
@@ -712,7 +740,8 @@ IPAM_EXPORT int ipam_foreach_lease(ipam_ctx *ctx, const char *set, const ipam_le
 		int first = 1;
 		while (bucket < t->nb) {
 			unsigned in_bucket = 0;
-			for (const struct ipam__rec *x = t->b[bucket]; x; x = x->next[IPAM__LINK_ADDR])
+			for (const struct ipam__rec *x = ipam__chain_head(e->view, IPAM__LINK_ADDR, bucket); x;
+			     x = ipam__rec_next(e->view, x, IPAM__LINK_ADDR))
 				in_bucket += filter_match(e->view, x, filter) &&
 					     (!first || ipam__view_rec_hash(e->view, x, IPAM__LINK_ADDR) >= pos);
 			if (n && n + in_bucket > cap)
@@ -728,10 +757,11 @@ IPAM_EXPORT int ipam_foreach_lease(ipam_ctx *ctx, const char *set, const ipam_le
 				batch = nb;
 				cap = in_bucket;
 			}
-			for (const struct ipam__rec *x = t->b[bucket]; x; x = x->next[IPAM__LINK_ADDR])
+			for (const struct ipam__rec *x = ipam__chain_head(e->view, IPAM__LINK_ADDR, bucket); x;
+			     x = ipam__rec_next(e->view, x, IPAM__LINK_ADDR))
 				if (filter_match(e->view, x, filter) &&
 				    (!first || ipam__view_rec_hash(e->view, x, IPAM__LINK_ADDR) >= pos))
-					ipam__rec_export(x, ipam_pool_name(e->view->pools[x->pool].pool),
+					ipam__rec_export(e->view, x, ipam_pool_name(e->view->pools[x->pool].pool),
 							 &batch[n++]);
 			first = 0;
 			bucket++;

@@ -92,7 +92,12 @@ struct ipam__claimlist {
 	} c[IPAM__TXN_MAX_CLAIMS];
 };
 
-/* A change set being built by a decision. */
+/* A change set being built by a decision. The first few ops and
+ * preconditions live in the buffer itself (most change sets: one or two
+ * ops, a few preconditions), so a call allocates nothing for them; set it
+ * up with ipam__txnbuf_init() (a zeroed one also works, allocating). */
+#define IPAM__TXNBUF_OPS 2
+#define IPAM__TXNBUF_CONDS 4
 struct ipam__txnbuf {
 	ipam_op *ops;
 	unsigned nops, cap_ops;
@@ -106,8 +111,13 @@ struct ipam__txnbuf {
 	 * wait (-EINPROGRESS) when nothing else is left. */
 	int claim_fallback;
 	uint64_t claim_seen; /* claims->epoch when a decision asked to wait */
+	ipam_op op_room[IPAM__TXNBUF_OPS];
+	ipam_cond cond_room[IPAM__TXNBUF_CONDS];
 };
 
+/* Set up an empty buffer without zeroing its rooms (not a copy: ops and
+ * conds may point into the buffer itself). */
+void ipam__txnbuf_init(struct ipam__txnbuf *tb);
 void ipam__txnbuf_fini(struct ipam__txnbuf *tb);
 /* A new zeroed op / cond at the end; NULL on -ENOMEM. */
 ipam_op *ipam__txnbuf_op(struct ipam__txnbuf *tb);

@@ -81,7 +81,7 @@ static int add_action(struct act_arg *a, const ipam_view *v, const struct ipam__
 	if (!(op = ipam__txnbuf_op(tb)) || !(c = ipam__txnbuf_cond(tb)))
 		return -ENOMEM;
 	op->pool = r->pool;
-	ipam__rec_export(r, ipam_pool_name(v->pools[r->pool].pool), &op->lease);
+	ipam__rec_export(v, r, ipam_pool_name(v->pools[r->pool].pool), &op->lease);
 	op->kind = IPAM_OP_PUT;
 	op->lease.updated = now_ms / 1000;
 	switch (a->act) {
@@ -108,7 +108,7 @@ static int add_action(struct act_arg *a, const ipam_view *v, const struct ipam__
 	c->generation = r->generation; /* pinned: the generation judged */
 	if (a->ngroup < MAX_GROUP) {
 		a->gpool[a->ngroup] = r->pool;
-		a->gaddr[a->ngroup] = r->addr;
+		a->gaddr[a->ngroup] = ipam__rec_addr(r);
 		a->ngroup++;
 	}
 	return 0;
@@ -135,11 +135,11 @@ static int decide_act(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg, struc
 	if ((err = add_action(a, v, r, tb, now_ms)) < 0)
 		return err;
 	for (const struct ipam__rec *x = ipam__view_owner_chain(v, ipam__rec_owner(r)); x;
-	     x = x->next[IPAM__LINK_OWNER]) {
+	     x = ipam__rec_next(v, x, IPAM__LINK_OWNER)) {
+		/* One view interns each ifname once: equal ids, equal names. */
 		if (x == r || x->generation != r->generation || !ipam__state_is_bound(x->state) ||
-		    strcmp(ipam__rec_owner(x), ipam__rec_owner(r)) != 0 ||
-		    strcmp(ipam__rec_ifname(x), ipam__rec_ifname(r)) != 0 ||
-		    strcmp(ipam__rec_attach(x), ipam__rec_attach(r)) != 0)
+		    strcmp(ipam__rec_owner(x), ipam__rec_owner(r)) != 0 || x->ifname != r->ifname ||
+		    !ipam__rec_attach_same(x, r))
 			continue;
 		if ((err = add_action(a, v, x, tb, now_ms)) < 0)
 			return err;
@@ -221,18 +221,20 @@ static unsigned collect(const ipam_view *v, uint64_t *pos, int *end, int pool, i
 		return 0;
 	while (b < t->nb) {
 		unsigned in = 0;
-		for (const struct ipam__rec *r = t->b[b]; r; r = r->next[IPAM__LINK_ADDR])
+		for (const struct ipam__rec *r = ipam__chain_head(v, IPAM__LINK_ADDR, b); r;
+		     r = ipam__rec_next(v, r, IPAM__LINK_ADDR))
 			in += ipam__state_is_bound(r->state) && (pool < 0 || r->pool == (unsigned)pool) &&
 			      (!first || ipam__view_rec_hash(v, r, IPAM__LINK_ADDR) >= *pos);
 		if (n + in > cap && n > 0)
 			break;
-		for (const struct ipam__rec *r = t->b[b]; r; r = r->next[IPAM__LINK_ADDR]) {
+		for (const struct ipam__rec *r = ipam__chain_head(v, IPAM__LINK_ADDR, b); r;
+		     r = ipam__rec_next(v, r, IPAM__LINK_ADDR)) {
 			if (!ipam__state_is_bound(r->state) || (pool >= 0 && r->pool != (unsigned)pool) ||
 			    (first && ipam__view_rec_hash(v, r, IPAM__LINK_ADDR) < *pos))
 				continue;
 			if (n == cap)
 				break; /* a chain longer than a batch: rest next pass */
-			ipam__rec_export(r, ipam_pool_name(v->pools[r->pool].pool), &out[n]);
+			ipam__rec_export(v, r, ipam_pool_name(v->pools[r->pool].pool), &out[n]);
 			pools[n++] = r->pool;
 		}
 		first = 0;

@@ -202,13 +202,13 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 		ipam_op *op;
 
 		if (bound) {
-			ipam_addr have = { 0, 0, bound->family };
-			ipam__addr_set_value(&have, bound->addr);
+			ipam_addr have = { 0, 0, ipam__rec_family(v, bound) };
+			ipam__addr_set_value(&have, ipam__rec_addr(bound));
 			if (a->exact[k] && ipam_addr_cmp(a->exact[k], &have) != 0)
 				return fmt_fail(-EEXIST, "owner", &have,
 						"the owner already holds this address in the pool");
-			if (strcmp(ipam__rec_attach(bound), req->attachment) == 0) {
-				ipam__rec_export(bound, pname, &a->out[k]);
+			if (ipam__rec_attach_eq(bound, req->attachment, strlen(req->attachment))) {
+				ipam__rec_export(v, bound, pname, &a->out[k]);
 				a->kind[k] = 0;
 				continue;
 			}
@@ -217,7 +217,7 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 				return -ENOMEM;
 			op->kind = IPAM_OP_PUT;
 			op->pool = p;
-			ipam__rec_export(bound, pname, &op->lease);
+			ipam__rec_export(v, bound, pname, &op->lease);
 			ipam__strlcpy(op->lease.attachment, req->attachment, sizeof(op->lease.attachment));
 			ipam__strlcpy(op->lease.node, a->node, sizeof(op->lease.node));
 			op->lease.state = IPAM_LEASE_BOUND;
@@ -250,7 +250,7 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 					 ipam__rec_owner(at));
 				return fmt_fail(-EEXIST, "address", a->exact[k], why);
 			}
-			if (st == IPAM__ADDR_QUARANTINED && at && at->owner_tag != tag)
+			if (st == IPAM__ADDR_QUARANTINED && at && ipam__rec_owner_tag(v, at) != tag)
 				return fmt_fail(-EBUSY, "address", a->exact[k],
 						"is quarantined for its previous owner");
 			cand = *a->exact[k];
@@ -265,8 +265,8 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 				const struct ipam__rec *q =
 					ipam__view_find_quarantined(v, p, req->owner, req->ifname);
 				if (q) {
-					qaddr.family = q->family;
-					ipam__addr_set_value(&qaddr, q->addr);
+					qaddr.family = ipam__rec_family(v, q);
+					ipam__addr_set_value(&qaddr, ipam__rec_addr(q));
 					hint = &qaddr;
 				}
 			}
@@ -345,7 +345,7 @@ static int pool_of(const struct alloc_arg *a, const ipam_view *v, const ipam_add
 IPAM_EXPORT int ipam_allocate(ipam_ctx *ctx, const ipam_request *req, ipam_lease *out,
 			      unsigned *nout)
 {
-	struct ipam__txnbuf tb = { 0 };
+	struct ipam__txnbuf tb;
 	struct ipam__set_entry *e;
 	struct alloc_arg a;
 	uint64_t rev;
@@ -396,6 +396,7 @@ IPAM_EXPORT int ipam_allocate(ipam_ctx *ctx, const ipam_request *req, ipam_lease
 		if (k >= 0 && !a.hint[k])
 			a.hint[k] = &req->hints[i];
 	}
+	ipam__txnbuf_init(&tb);
 	r = ipam__ctx_run(ctx, e, decide_alloc, &a, &tb, &rev);
 	if (r == 0) {
 		for (unsigned k = 0; k < a.npools; k++) {
@@ -436,7 +437,7 @@ static int emit_release(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view 
 	if (!op)
 		return -ENOMEM;
 	op->pool = rec->pool;
-	ipam__rec_export(rec, ipam_pool_name(ps->pool), &op->lease);
+	ipam__rec_export(v, rec, ipam_pool_name(ps->pool), &op->lease);
 	if (ps->quarantine) {
 		op->kind = IPAM_OP_PUT;
 		op->lease.state = IPAM_LEASE_QUARANTINED;
@@ -454,6 +455,7 @@ static int decide_release(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 	struct release_arg *a = arg;
 	const ipam_view *v = e->view;
 	struct ipam__rec *r;
+	size_t key_len;
 	int err;
 
 	a->count = 0;
@@ -469,14 +471,15 @@ static int decide_release(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 		}
 		return 0;
 	}
+	key_len = strlen(a->key);
 	r = a->by == BY_ATTACHMENT ? ipam__view_attach_chain(v, a->key) : ipam__view_owner_chain(v, a->key);
-	for (; r; r = r->next[a->by == BY_ATTACHMENT ? IPAM__LINK_ATTACH : IPAM__LINK_OWNER]) {
+	for (; r; r = ipam__rec_next(v, r, a->by == BY_ATTACHMENT ? IPAM__LINK_ATTACH : IPAM__LINK_OWNER)) {
 		if (!ipam__state_is_bound(r->state))
 			continue;
-		if (a->by == BY_ATTACHMENT && strcmp(ipam__rec_attach(r), a->key) != 0)
+		if (a->by == BY_ATTACHMENT && !ipam__rec_attach_eq(r, a->key, key_len))
 			continue;
 		if (a->by == BY_OWNER && (strcmp(ipam__rec_owner(r), a->key) != 0 ||
-					  (a->ifname && strcmp(ipam__rec_ifname(r), a->ifname) != 0)))
+					  (a->ifname && strcmp(ipam__rec_ifname(v, r), a->ifname) != 0)))
 			continue;
 		if (a->generation && a->generation != r->generation)
 			continue;
@@ -543,16 +546,17 @@ static int decide_renew(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 	int err;
 
 	a->count = 0;
-	for (struct ipam__rec *r = ipam__view_owner_chain(v, a->owner); r; r = r->next[IPAM__LINK_OWNER]) {
+	for (struct ipam__rec *r = ipam__view_owner_chain(v, a->owner); r;
+	     r = ipam__rec_next(v, r, IPAM__LINK_OWNER)) {
 		ipam_op *op;
 		if (!ipam__state_is_bound(r->state) || strcmp(ipam__rec_owner(r), a->owner) != 0 ||
-		    (a->ifname && strcmp(ipam__rec_ifname(r), a->ifname) != 0))
+		    (a->ifname && strcmp(ipam__rec_ifname(v, r), a->ifname) != 0))
 			continue;
 		if (!(op = ipam__txnbuf_op(tb)))
 			return -ENOMEM;
 		op->kind = IPAM_OP_PUT;
 		op->pool = r->pool;
-		ipam__rec_export(r, ipam_pool_name(v->pools[r->pool].pool), &op->lease);
+		ipam__rec_export(v, r, ipam_pool_name(v->pools[r->pool].pool), &op->lease);
 		op->lease.updated = secs(now_ms);
 		op->lease.expires = a->ttl ? secs(now_ms) + a->ttl : 0;
 		op->lease.state = IPAM_LEASE_BOUND; /* a renewal proves the owner alive */
@@ -608,7 +612,7 @@ static int decide_reserve(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 			return -ENOMEM;
 		op->kind = IPAM_OP_DELETE;
 		op->pool = (unsigned)pi;
-		ipam__rec_export(at, ipam_pool_name(pool), &op->lease);
+		ipam__rec_export(v, at, ipam_pool_name(pool), &op->lease);
 		return ipam__cond_addr(ctx, tb, v, (unsigned)pi, a->addr);
 	}
 	if (at && at->state != IPAM_LEASE_QUARANTINED)

@@ -369,7 +369,11 @@ START_TEST(oom_sweep)
 		ipam_set_allocator(NULL);
 	}
 	ck_assert_int_eq(e, 0);
-	ck_assert_int_gt(n, 20);
+	/* Records come from the view's heap (a chunk at a time) and small
+	 * change sets live on the stack, so a cycle has few allocation
+	 * points left: the heap's chunk and chunk table, interned strings,
+	 * index room. */
+	ck_assert_int_gt(n, 5);
 	printf("oom sweep: %ld allocation points failed cleanly\n", n - 1);
 }
 END_TEST

@@ -45,8 +45,14 @@ uint64_t ipam__view_hash_owner(const ipam_view *v, const char *owner, size_t len
 	return ipam__hash(owner, len, v->seed ^ 1);
 }
 
+/* A container id of 64 lowercase hex digits is kept as its 32 bytes
+ * (record.h) and hashed as those, with its own salt. */
 uint64_t ipam__view_hash_attach(const ipam_view *v, const char *attachment, size_t len)
 {
+	uint8_t bin[32];
+
+	if (ipam__hex64_pack(attachment, len, bin))
+		return ipam__hash(bin, sizeof(bin), v->seed ^ 3);
 	return ipam__hash(attachment, len, v->seed ^ 2);
 }
 
@@ -69,11 +75,13 @@ uint64_t ipam__view_rec_hash(const ipam_view *v, const struct ipam__rec *r, int 
 {
 	switch (link) {
 	case IPAM__LINK_ADDR:
-		return ipam__view_hash_addr(v, r->pool, r->addr);
+		return ipam__view_hash_addr(v, r->pool, ipam__rec_addr(r));
 	case IPAM__LINK_OWNER:
 		return ipam__hash(ipam__rec_owner(r), r->owner_len, v->seed ^ 1);
 	default:
-		return ipam__hash(ipam__rec_attach(r), r->attach_len, v->seed ^ 2);
+		if (r->flags & IPAM__REC_ATTACH_HEX)
+			return ipam__hash(ipam__rec_attach_raw(r), 32, v->seed ^ 3);
+		return ipam__hash(ipam__rec_attach_raw(r), r->attach_len, v->seed ^ 2);
 	}
 }
 
@@ -94,7 +102,7 @@ static int chains_init(struct ipam__chains *t)
 int ipam__view_reserve(ipam_view *v, int link, size_t extra)
 {
 	struct ipam__chains *t = &v->tab[link];
-	struct ipam__rec **nb;
+	ipam__rid *nb;
 	size_t n = t->nb;
 
 	while (t->count + extra > n)
@@ -105,13 +113,13 @@ int ipam__view_reserve(ipam_view *v, int link, size_t extra)
 	if (!nb)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->nb; i++) {
-		struct ipam__rec *r = t->b[i], *next;
+		struct ipam__rec *r = ipam__chain_head(v, link, i), *next;
 		for (; r; r = next) {
 			size_t h = (size_t)(ipam__view_rec_hash(v, r, link) >>
 					    (64 - (unsigned)__builtin_ctzll(n)));
-			next = r->next[link];
+			next = ipam__rec_next(v, r, link);
 			r->next[link] = nb[h];
-			nb[h] = r;
+			nb[h] = r->self;
 		}
 	}
 	ipam__release(t->b, t->nb * sizeof(*t->b));
@@ -127,7 +135,7 @@ static void chain_link_h(ipam_view *v, int link, struct ipam__rec *r, uint64_t h
 	size_t h = ipam__bucket(t, hash);
 
 	r->next[link] = t->b[h];
-	t->b[h] = r;
+	t->b[h] = r->self;
 	t->count++;
 }
 
@@ -139,12 +147,12 @@ static void chain_link(ipam_view *v, int link, struct ipam__rec *r)
 static void chain_unlink_h(ipam_view *v, int link, struct ipam__rec *r, uint64_t hash)
 {
 	struct ipam__chains *t = &v->tab[link];
-	struct ipam__rec **pp = &t->b[ipam__bucket(t, hash)];
+	ipam__rid *pp = &t->b[ipam__bucket(t, hash)];
 
-	for (; *pp; pp = &(*pp)->next[link]) {
-		if (*pp == r) {
+	for (; *pp; pp = &ipam__rec_of(v, *pp)->next[link]) {
+		if (*pp == r->self) {
 			*pp = r->next[link];
-			r->next[link] = NULL;
+			r->next[link] = 0;
 			t->count--;
 			return;
 		}
@@ -155,16 +163,12 @@ void ipam__view_link(ipam_view *v, struct ipam__rec *r)
 {
 	for (int k = 0; k < IPAM__NLINKS; k++)
 		chain_link(v, k, r);
-	if (r->in_arena)
-		v->arena.live++;
 }
 
 void ipam__view_link_h(ipam_view *v, struct ipam__rec *r, const uint64_t h[IPAM__NLINKS])
 {
 	for (int k = 0; k < IPAM__NLINKS; k++)
 		chain_link_h(v, k, r, h[k]);
-	if (r->in_arena)
-		v->arena.live++;
 }
 
 void ipam__view_unlink_h(ipam_view *v, struct ipam__rec *r, uint64_t h_addr)
@@ -172,65 +176,11 @@ void ipam__view_unlink_h(ipam_view *v, struct ipam__rec *r, uint64_t h_addr)
 	chain_unlink_h(v, IPAM__LINK_ADDR, r, h_addr);
 	for (int k = IPAM__LINK_ADDR + 1; k < IPAM__NLINKS; k++)
 		chain_unlink_h(v, k, r, ipam__view_rec_hash(v, r, k));
-	if (r->in_arena)
-		v->arena.live--;
 }
 
 void ipam__view_unlink(ipam_view *v, struct ipam__rec *r)
 {
 	ipam__view_unlink_h(v, r, ipam__view_rec_hash(v, r, IPAM__LINK_ADDR));
-}
-
-/* ---- the load arena ------------------------------------------------------------ */
-
-struct arena_block {
-	struct arena_block *next;
-	size_t size; /* of the whole block */
-	_Alignas(16) char data[];
-};
-
-#define ARENA_MIN (64u * 1024)
-
-static int arena_grow(ipam_view *v, size_t need)
-{
-	struct arena_block *b;
-	size_t size = need + sizeof(*b);
-
-	if (size < ARENA_MIN)
-		size = ARENA_MIN;
-	b = ipam__alloc(size);
-	if (!b)
-		return -ENOMEM;
-	b->next = v->arena.blocks;
-	b->size = size;
-	v->arena.blocks = b;
-	v->arena.cur = b->data;
-	v->arena.left = size - sizeof(*b);
-	return 0;
-}
-
-struct ipam__rec *ipam__view_arena_alloc(ipam_view *v, size_t size)
-{
-	struct ipam__rec *r;
-
-	size = (size + 15) & ~(size_t)15; /* records hold 128-bit values */
-	if (v->arena.left < size && arena_grow(v, size) < 0)
-		return NULL;
-	r = (struct ipam__rec *)(void *)v->arena.cur;
-	v->arena.cur += size;
-	v->arena.left -= size;
-	return r;
-}
-
-static void arena_free(ipam_view *v)
-{
-	struct arena_block *b = v->arena.blocks, *next;
-
-	for (; b; b = next) {
-		next = b->next;
-		ipam__release(b, b->size);
-	}
-	memset(&v->arena, 0, sizeof(v->arena));
 }
 
 int ipam__view_presize(ipam_view *v, size_t nrecs, size_t bytes)
@@ -239,26 +189,9 @@ int ipam__view_presize(ipam_view *v, size_t nrecs, size_t bytes)
 
 	for (int k = 0; k < IPAM__NLINKS && r == 0; k++)
 		r = ipam__view_reserve(v, k, nrecs);
-	if (r == 0 && v->arena.left < bytes)
-		r = arena_grow(v, bytes);
+	if (r == 0)
+		r = ipam__heap_reserve(v, bytes);
 	return r;
-}
-
-/* Free the records that are not in the arena, then the arena. */
-static void free_records(ipam_view *v)
-{
-	struct ipam__chains *t = &v->tab[IPAM__LINK_ADDR];
-
-	if (t->b && t->count != v->arena.live) {
-		for (size_t i = 0; i < t->nb; i++) {
-			struct ipam__rec *r = t->b[i], *next;
-			for (; r; r = next) {
-				next = r->next[IPAM__LINK_ADDR];
-				ipam__rec_free(r);
-			}
-		}
-	}
-	arena_free(v);
 }
 
 /* ---- lookups --------------------------------------------------------------------- */
@@ -331,10 +264,10 @@ struct ipam__rec *ipam__view_rec_at(const ipam_view *v, unsigned pool, ipam__u12
 				    uint64_t h_addr)
 {
 	const struct ipam__chains *t = &v->tab[IPAM__LINK_ADDR];
-	struct ipam__rec *r = t->b[ipam__bucket(t, h_addr)];
+	struct ipam__rec *r = ipam__rec_of(v, t->b[ipam__bucket(t, h_addr)]);
 
-	for (; r; r = r->next[IPAM__LINK_ADDR])
-		if (r->addr == addr && r->pool == pool)
+	for (; r; r = ipam__rec_next(v, r, IPAM__LINK_ADDR))
+		if (r->addr_lo == (uint64_t)addr && r->pool == pool && ipam__rec_addr(r) == addr)
 			return r;
 	return NULL;
 }
@@ -342,7 +275,7 @@ struct ipam__rec *ipam__view_rec_at(const ipam_view *v, unsigned pool, ipam__u12
 static struct ipam__rec *owner_chain_raw(const ipam_view *v, const char *owner)
 {
 	const struct ipam__chains *t = &v->tab[IPAM__LINK_OWNER];
-	return t->b[ipam__bucket(t, hash_str(v, owner, 1))];
+	return ipam__rec_of(v, t->b[ipam__bucket(t, hash_str(v, owner, 1))]);
 }
 
 struct ipam__rec *ipam__view_owner_chain(const ipam_view *v, const char *owner)
@@ -354,17 +287,18 @@ struct ipam__rec *ipam__view_owner_chain(const ipam_view *v, const char *owner)
 struct ipam__rec *ipam__view_attach_chain(const ipam_view *v, const char *attachment)
 {
 	const struct ipam__chains *t = &v->tab[IPAM__LINK_ATTACH];
+	size_t len = strlen(attachment);
 
-	if (v->scope && !key_eq(v->scope->attach, v->scope->attach_len, attachment, strlen(attachment)))
+	if (v->scope && !key_eq(v->scope->attach, v->scope->attach_len, attachment, len))
 		ipam__scope_misses++;
-	return t->b[ipam__bucket(t, hash_str(v, attachment, 2))];
+	return ipam__rec_of(v, t->b[ipam__bucket(t, ipam__view_hash_attach(v, attachment, len))]);
 }
 
-static int owner_match(const struct ipam__rec *r, unsigned pool, const char *owner,
-		       const char *ifname)
+static int owner_match(const ipam_view *v, const struct ipam__rec *r, unsigned pool,
+		       const char *owner, const char *ifname)
 {
 	return r->pool == pool && strcmp(ipam__rec_owner(r), owner) == 0 &&
-	       strcmp(ipam__rec_ifname(r), ifname) == 0;
+	       strcmp(ipam__rec_ifname(v, r), ifname) == 0;
 }
 
 struct ipam__rec *ipam__view_find_bound_h(const ipam_view *v, unsigned pool, const char *owner,
@@ -380,13 +314,15 @@ struct ipam__rec *ipam__view_find_bound_raw_h(const ipam_view *v, unsigned pool,
 					      const char *ifname, size_t ifname_len, uint64_t h_owner)
 {
 	const struct ipam__chains *t = &v->tab[IPAM__LINK_OWNER];
-	struct ipam__rec *r = t->b[ipam__bucket(t, h_owner)];
+	struct ipam__rec *r = ipam__rec_of(v, t->b[ipam__bucket(t, h_owner)]);
 
-	for (; r; r = r->next[IPAM__LINK_OWNER])
+	for (; r; r = ipam__rec_next(v, r, IPAM__LINK_OWNER)) {
+		const struct ipam__istr *ifn = &v->strs.e[r->ifname];
 		if (ipam__state_is_bound(r->state) && r->pool == pool && r->owner_len == owner_len &&
-		    r->ifname_len == ifname_len && memcmp(ipam__rec_owner(r), owner, owner_len) == 0 &&
-		    memcmp(ipam__rec_ifname(r), ifname, ifname_len) == 0)
+		    ifn->len == ifname_len && memcmp(ipam__rec_owner(r), owner, owner_len) == 0 &&
+		    memcmp(ifn->s, ifname, ifname_len) == 0)
 			return r;
+	}
 	return NULL;
 }
 
@@ -395,8 +331,8 @@ struct ipam__rec *ipam__view_find_bound(const ipam_view *v, unsigned pool, const
 {
 	struct ipam__rec *r = ipam__view_owner_chain(v, owner);
 
-	for (; r; r = r->next[IPAM__LINK_OWNER])
-		if (ipam__state_is_bound(r->state) && owner_match(r, pool, owner, ifname))
+	for (; r; r = ipam__rec_next(v, r, IPAM__LINK_OWNER))
+		if (ipam__state_is_bound(r->state) && owner_match(v, r, pool, owner, ifname))
 			return r;
 	return NULL;
 }
@@ -407,9 +343,9 @@ struct ipam__rec *ipam__view_find_quarantined(const ipam_view *v, unsigned pool,
 	/* Every quarantined record is loaded, even in a partial view. */
 	struct ipam__rec *r = owner_chain_raw(v, owner), *best = NULL;
 
-	for (; r; r = r->next[IPAM__LINK_OWNER])
-		if (r->state == IPAM_LEASE_QUARANTINED && owner_match(r, pool, owner, ifname) &&
-		    (!best || r->updated > best->updated))
+	for (; r; r = ipam__rec_next(v, r, IPAM__LINK_OWNER))
+		if (r->state == IPAM_LEASE_QUARANTINED && owner_match(v, r, pool, owner, ifname) &&
+		    (!best || ipam__rec_updated(r) > ipam__rec_updated(best)))
 			best = r;
 	return best;
 }
@@ -460,6 +396,8 @@ IPAM_EXPORT int ipam_view_new(ipam_view **out, const ipam_poolset *set)
 	for (int k = 0; k < IPAM__NLINKS; k++)
 		if ((r = chains_init(&v->tab[k])) < 0)
 			goto fail;
+	if ((r = ipam__heap_init(v)) < 0)
+		goto fail;
 	*out = v;
 	return 0;
 fail:
@@ -471,8 +409,7 @@ IPAM_EXPORT ipam_view *ipam_view_free(ipam_view *v)
 {
 	if (!v)
 		return NULL;
-	/* Every record is in the address chains exactly once. */
-	free_records(v);
+	ipam__heap_fini(v);
 	for (int k = 0; k < IPAM__NLINKS; k++)
 		ipam__release(v->tab[k].b, v->tab[k].nb * sizeof(*v->tab[k].b));
 	if (v->pools) {
@@ -576,13 +513,14 @@ int ipam__view_verify(ipam_view *v)
 	if (v->npools > 256)
 		return 0;
 	for (size_t i = 0; i < t->nb; i++) {
-		for (const struct ipam__rec *r = t->b[i]; r; r = r->next[IPAM__LINK_ADDR]) {
+		for (const struct ipam__rec *r = ipam__chain_head(v, IPAM__LINK_ADDR, i); r;
+		     r = ipam__rec_next(v, r, IPAM__LINK_ADDR)) {
 			const struct ipam__pool_state *ps = &v->pools[r->pool];
-			ipam_addr a = { 0, 0, r->family };
+			ipam_addr a = { 0, 0, ipam__rec_family(v, r) };
 			int st;
 
 			n++;
-			ipam__addr_set_value(&a, r->addr);
+			ipam__addr_set_value(&a, ipam__rec_addr(r));
 			ipam_addr_format(&a, buf, sizeof(buf));
 			st = ipam__index_state(ps->idx, &a);
 			if (r->state == IPAM_LEASE_QUARANTINED) {
@@ -598,15 +536,18 @@ int ipam__view_verify(ipam_view *v)
 						  ipam_lease_state_name((ipam_lease_state)r->state),
 						  st == IPAM__ADDR_FREE ? "free" : "quarantined");
 			if (ipam__state_is_bound(r->state) &&
-			    ipam__view_find_bound(v, r->pool, ipam__rec_owner(r), ipam__rec_ifname(r)) != r)
+			    ipam__view_find_bound(v, r->pool, ipam__rec_owner(r), ipam__rec_ifname(v, r)) != r)
 				return ipam__fail(-EBADMSG, "verify", buf,
 						  "owner %s/%s holds two bound leases in pool %s",
-						  ipam__rec_owner(r), ipam__rec_ifname(r),
+						  ipam__rec_owner(r), ipam__rec_ifname(v, r),
 						  ipam_pool_name(ps->pool));
 		}
 	}
 	if (n != t->count || v->tab[IPAM__LINK_OWNER].count != n || v->tab[IPAM__LINK_ATTACH].count != n)
 		return ipam__fail(-EBADMSG, "verify", NULL, "hash chains disagree on the record count");
+	if (n != v->heap.live)
+		return ipam__fail(-EBADMSG, "verify", NULL, "%zu records linked, %zu allocated", n,
+				  v->heap.live);
 	for (unsigned p = 0; p < v->npools; p++) {
 		struct ipam__index_counts c;
 		ipam__index_counts(v->pools[p].idx, &c);
@@ -634,7 +575,7 @@ int ipam__view_reset(ipam_view *v)
 			return ipam__fail_code(-ENOMEM);
 		}
 	}
-	free_records(v);
+	ipam__heap_clear(v);
 	for (int k = 0; k < IPAM__NLINKS; k++) {
 		memset(v->tab[k].b, 0, v->tab[k].nb * sizeof(*v->tab[k].b));
 		v->tab[k].count = 0;

@@ -25,7 +25,7 @@
  * that remembers the hash value it stopped at resumes at the same place
  * after a resize (ipam_foreach_lease()). */
 struct ipam__chains {
-	struct ipam__rec **b;
+	ipam__rid *b;
 	size_t nb;    /* power of two, >= 2 */
 	unsigned shift; /* 64 - log2(nb) */
 	size_t count;
@@ -49,14 +49,44 @@ struct ipam__pool_state {
 	uint64_t rng; /* random policy's generator state, under cursor_lock */
 };
 
-/* Records of a load, carved from large blocks instead of one allocation
- * each. A record replaced later is not given back: the blocks go when the
- * view is reset or freed, so the waste is bounded by one load. */
-struct ipam__arena {
-	void *blocks; /* list of blocks, newest first */
-	char *cur;
-	size_t left;
-	size_t live;  /* linked records that live in a block */
+/*
+ * The record heap: records live in chunks of IPAM__HEAP_CHUNK bytes and are
+ * named by 32-bit ids (chunk, 8-byte unit). A freed block goes on the free
+ * list of its size and is taken again by a record of that size or a few
+ * units smaller, so churn reuses blocks instead of growing. Changed only
+ * under the view's write lock; readers turn ids into records under the
+ * read lock.
+ */
+#define IPAM__HEAP_UNIT_BITS 15 /* 32768 units of 8 bytes: 256 KiB chunks */
+#define IPAM__HEAP_CHUNK ((size_t)8 << IPAM__HEAP_UNIT_BITS)
+#define IPAM__HEAP_MAX_CHUNKS ((size_t)1 << (32 - IPAM__HEAP_UNIT_BITS))
+struct ipam__heap {
+	char **chunks;
+	uint32_t nchunks, cap;
+	uint32_t used;   /* units taken in the last chunk */
+	ipam__rid free_head[256];
+	size_t live;     /* records allocated */
+};
+
+/*
+ * Interned strings (ifnames and node names: few distinct values, each on
+ * many records), reference-counted by the records that use them. Id 0 is
+ * the empty string. Changed only under the write lock.
+ */
+struct ipam__istr {
+	uint64_t hash;
+	uint32_t next; /* bucket chain; free list when refs is 0 */
+	uint32_t refs;
+	uint8_t len;
+	char s[IPAM_NODE_MAX + 1];
+};
+struct ipam__intern {
+	struct ipam__istr *e;
+	uint32_t n, cap;    /* entries used (with id 0) and allocated */
+	uint32_t free_head; /* an entry to reuse, 0 if none */
+	uint32_t *b;        /* buckets */
+	uint32_t nb, count;
+	uint32_t last[2];   /* the last ifname and node interned: the usual next ones */
 };
 
 /*
@@ -88,8 +118,74 @@ struct ipam_view {
 	uint64_t stamp; /* ipam_view_stamp(): new at every change of records */
 	uint64_t seed; /* hash seed, random per view */
 	struct ipam__chains tab[IPAM__NLINKS];
-	struct ipam__arena arena;
+	struct ipam__heap heap;
+	struct ipam__intern strs;
 };
+
+/* The block of a non-zero id; the caller holds a lock. */
+static inline struct ipam__rec *ipam__rec_block(const ipam_view *v, ipam__rid id)
+{
+	return (struct ipam__rec *)(void *)(v->heap.chunks[id >> IPAM__HEAP_UNIT_BITS] +
+					    ((size_t)(id & ((1u << IPAM__HEAP_UNIT_BITS) - 1)) << 3));
+}
+/* The record of an id (0: NULL). */
+static inline struct ipam__rec *ipam__rec_of(const ipam_view *v, ipam__rid id)
+{
+	return id ? ipam__rec_block(v, id) : NULL;
+}
+/* The next record in chain `link`, or NULL. */
+static inline struct ipam__rec *ipam__rec_next(const ipam_view *v, const struct ipam__rec *r,
+					       int link)
+{
+	return ipam__rec_of(v, r->next[link]);
+}
+/* The first record of a bucket. */
+static inline struct ipam__rec *ipam__chain_head(const ipam_view *v, int link, size_t bucket)
+{
+	return ipam__rec_of(v, v->tab[link].b[bucket]);
+}
+/* An interned string (NUL-terminated). */
+static inline const char *ipam__view_str(const ipam_view *v, uint32_t id)
+{
+	return v->strs.e[id].s;
+}
+static inline const char *ipam__rec_ifname(const ipam_view *v, const struct ipam__rec *r)
+{
+	return ipam__view_str(v, r->ifname);
+}
+static inline const char *ipam__rec_node(const ipam_view *v, const struct ipam__rec *r)
+{
+	return ipam__view_str(v, r->node);
+}
+static inline unsigned ipam__rec_family(const ipam_view *v, const struct ipam__rec *r)
+{
+	return ipam_pool_family(v->pools[r->pool].pool);
+}
+
+/* ---- records (lease/heap.c); every call with the write lock held ---- */
+
+/* A new record from a public one (pool index given, generation as given),
+ * not linked: -ENOMEM. */
+int ipam__rec_new(ipam_view *v, struct ipam__rec **out, const ipam_lease *l, unsigned pool);
+/* The same from a decoded lease. */
+int ipam__rec_new_ref(ipam_view *v, struct ipam__rec **out, const struct ipam__lease_ref *l,
+		      unsigned pool);
+/* Give back a record (unlinked, or never linked). */
+void ipam__rec_free(ipam_view *v, struct ipam__rec *r);
+/* Room for about `bytes` more of records without another allocation. */
+int ipam__heap_reserve(ipam_view *v, size_t bytes);
+/* Free every record and interned string: the view holds none. */
+void ipam__heap_clear(ipam_view *v);
+int ipam__heap_init(ipam_view *v);
+void ipam__heap_fini(ipam_view *v);
+/* Bytes held by the heap and intern table (for the tests). */
+size_t ipam__heap_bytes(const ipam_view *v);
+
+/* Fill a public record (pool name given); the caller holds a lock. */
+void ipam__rec_export(const ipam_view *v, const struct ipam__rec *r, const char *pool_name,
+		      ipam_lease *out);
+/* Owner tag of a record (its quarantine owner in the index). */
+uint64_t ipam__rec_owner_tag(const ipam_view *v, const struct ipam__rec *r);
 
 /* A new stamp (write lock held): after every change of records. The
  * loaders (ipam__view_load_ref, the pipelined loader, load_ghost) leave it
@@ -155,7 +251,7 @@ int ipam__view_verify(ipam_view *v);
 int ipam__view_apply_checked(ipam_view *v, const ipam_txn *txn, uint64_t rev);
 
 /* Before loading about `nrecs` records of `bytes` in all (write lock
- * held): size the chains and the arena once. A hint: 0 or -ENOMEM, and a
+ * held): size the chains and the record heap once. A hint: 0 or -ENOMEM, and a
  * load goes on either way. */
 int ipam__view_presize(ipam_view *v, size_t nrecs, size_t bytes);
 
@@ -208,8 +304,6 @@ struct ipam__rec *ipam__view_find_bound_h(const ipam_view *v, unsigned pool, con
 /* Owner tag from the owner's chain hash and the ifname. */
 uint64_t ipam__view_owner_tag_h(const ipam_view *v, uint64_t h_owner, const char *ifname,
 				size_t ifname_len);
-/* A record of `size` bytes from the arena, or NULL. */
-struct ipam__rec *ipam__view_arena_alloc(ipam_view *v, size_t size);
 
 /* Empty the view (write lock held), as if just made: for a full reload.
  * -ENOMEM leaves it unchanged. */

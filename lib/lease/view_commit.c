@@ -72,11 +72,11 @@ static int op_check(const ipam_view *v, const ipam_txn *txn, unsigned i, int che
 				v, op->pool, op->lease.owner, olen, op->lease.ifname, ilen,
 				ipam__view_hash_owner(v, op->lease.owner, olen));
 			ipam__u128 here = ipam__addr_value(&op->lease.addr);
-			if (b && !(b->addr == here)) {
+			if (b && !(ipam__rec_addr(b) == here)) {
 				int replaced = 0;
 				for (unsigned k = 0; k < txn->nops && !replaced; k++)
 					replaced = txn->ops[k].pool == op->pool &&
-						   ipam__addr_value(&txn->ops[k].lease.addr) == b->addr &&
+						   ipam__addr_value(&txn->ops[k].lease.addr) == ipam__rec_addr(b) &&
 						   (txn->ops[k].kind == IPAM_OP_DELETE ||
 						    !ipam__state_is_bound(txn->ops[k].lease.state));
 				if (!replaced)
@@ -144,8 +144,8 @@ static int held(unsigned state)
 
 /* Move the index of one address from the old record's state to the new
  * one's (0: no record). Room was reserved, so nothing here fails. */
-static void index_transition(struct ipam__pool_state *ps, const ipam_addr *a, unsigned old,
-			     unsigned nw, const struct ipam__rec *nr, int64_t now_ms)
+static void index_transition(const ipam_view *v, struct ipam__pool_state *ps, const ipam_addr *a,
+			     unsigned old, unsigned nw, const struct ipam__rec *nr, int64_t now_ms)
 {
 	int st = ipam__index_state(ps->idx, a);
 
@@ -161,10 +161,10 @@ static void index_transition(struct ipam__pool_state *ps, const ipam_addr *a, un
 				return; /* already waiting (or its wait is over) */
 			ipam__index_take(ps->idx, a); /* a quarantined record loaded */
 		}
-		ipam__index_release(ps->idx, a, nr->owner_tag,
-				    old || nr->updated > INT64_MAX / 1000 || nr->updated < INT64_MIN / 1000
-					    ? now_ms
-					    : nr->updated * 1000);
+		int64_t upd = ipam__rec_updated(nr);
+		ipam__index_release(ps->idx, a, ipam__rec_owner_tag(v, nr),
+				    old || upd > INT64_MAX / 1000 || upd < INT64_MIN / 1000 ? now_ms
+											 : upd * 1000);
 		return;
 	}
 	/* Deleted. */
@@ -216,7 +216,7 @@ int ipam__view_apply_checked(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 		 * only its address (a ghost), as a partial load does. */
 		if (v->scope && !ipam__scope_wants_lease(v->scope, &op->lease))
 			continue;
-		r = ipam__rec_new(&recs[i], &op->lease, op->pool);
+		r = ipam__rec_new(v, &recs[i], &op->lease, op->pool);
 		if (r == 0) {
 			if (!(op->flags & IPAM_OP_F_KEEP_GENERATION))
 				recs[i]->generation = rev;
@@ -234,7 +234,7 @@ int ipam__view_apply_checked(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 	}
 	if (r < 0) {
 		for (unsigned i = 0; i < txn->nops; i++)
-			ipam__rec_free(recs[i]);
+			ipam__rec_free(v, recs[i]);
 		if (recs != stack_recs)
 			ipam__release(recs, txn->nops * sizeof(*recs));
 		return ipam__fail_code(r);
@@ -259,17 +259,15 @@ int ipam__view_apply_checked(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 		if (nr) {
 			h[IPAM__LINK_OWNER] = ipam__view_rec_hash(v, nr, IPAM__LINK_OWNER);
 			h[IPAM__LINK_ATTACH] = ipam__view_rec_hash(v, nr, IPAM__LINK_ATTACH);
-			nr->owner_tag = ipam__view_owner_tag_h(v, h[IPAM__LINK_OWNER],
-							       ipam__rec_ifname(nr), nr->ifname_len);
 		}
-		index_transition(ps, &op->lease.addr, old_state,
+		index_transition(v, ps, &op->lease.addr, old_state,
 				 nr ? nr->state : op->kind == IPAM_OP_PUT ? (unsigned)op->lease.state : 0,
 				 nr, txn->now_ms);
 		if (old) {
 			ipam__view_unlink_h(v, old, h[IPAM__LINK_ADDR]);
 			if (old_state == IPAM_LEASE_RESERVED)
 				ps->reserved--;
-			ipam__rec_free(old);
+			ipam__rec_free(v, old);
 		}
 		if (nr) {
 			ipam__view_link_h(v, nr, h);
@@ -345,13 +343,9 @@ static int load_ref_h(ipam_view *v, const struct ipam__lease_ref *l, unsigned po
 			return ipam__fail_code(e);
 	if ((e = ipam__index_reserve(ps->idx, 2)) < 0)
 		return ipam__fail_code(e);
-	r = ipam__view_arena_alloc(v, ipam__rec_size_ref(l));
-	if (!r)
-		return ipam__fail_code(-ENOMEM);
-	ipam__rec_fill_ref(r, l, pool);
-	r->in_arena = 1;
-	r->owner_tag = ipam__view_owner_tag_h(v, h[IPAM__LINK_OWNER], l->ifname, l->ifname_len);
-	index_transition(ps, &l->addr, 0, r->state, r, l->updated * 1000);
+	if ((e = ipam__rec_new_ref(v, &r, l, pool)) < 0)
+		return ipam__fail_code(e);
+	index_transition(v, ps, &l->addr, 0, r->state, r, l->updated * 1000);
 	ipam__view_link_h(v, r, h);
 	if (r->state == IPAM_LEASE_RESERVED)
 		ps->reserved++;
@@ -447,7 +441,8 @@ int ipam__view_loader_add(struct ipam__view_loader *ld, const struct ipam__lease
 	if (ld->n > IPAM__LOAD_RING / 2) {
 		unsigned j = (i + IPAM__LOAD_RING - IPAM__LOAD_RING / 2) % IPAM__LOAD_RING;
 		const struct ipam__chains *t = &v->tab[IPAM__LINK_OWNER];
-		const struct ipam__rec *r = t->b[ipam__bucket(t, ld->ent[j].h[IPAM__LINK_OWNER])];
+		const struct ipam__rec *r =
+			ipam__rec_of(v, t->b[ipam__bucket(t, ld->ent[j].h[IPAM__LINK_OWNER])]);
 		if (r)
 			__builtin_prefetch(r);
 	}

@@ -532,7 +532,7 @@ static int load_all(struct filestore *fs, struct fset *s)
 				   IPAM__FF_SNAPSHOT, &(struct ipam__ff_handler){ 0 }, &res);
 		if (r == 0) {
 			lc.snap_rev = res.header_revision;
-			/* Size the chains and the record arena once. */
+			/* Size the chains and the record heap once. */
 			uint64_t n = snap_count_hint(img.p, img.len);
 			ipam__view_loader_init(&ld, s->view, lc.snap_rev);
 			ipam_view_lock(s->view);
@@ -660,10 +660,10 @@ static int compact(struct filestore *fs, struct fset *s)
 	rev = ipam_view_revision(v);
 	ipam__ff_header(&b, IPAM__FF_SNAPSHOT, rev);
 	for (size_t i = 0; i < v->tab[IPAM__LINK_ADDR].nb && !b.oom; i++) {
-		for (const struct ipam__rec *x = v->tab[IPAM__LINK_ADDR].b[i]; x;
-		     x = x->next[IPAM__LINK_ADDR]) {
+		for (const struct ipam__rec *x = ipam__chain_head(v, IPAM__LINK_ADDR, i); x;
+		     x = ipam__rec_next(v, x, IPAM__LINK_ADDR)) {
 			size_t start = ipam__ff_record_begin(&b, IPAM__FF_LEASE);
-			ipam__rec_export(x, ipam_pool_name(v->pools[x->pool].pool), l);
+			ipam__rec_export(v, x, ipam_pool_name(v->pools[x->pool].pool), l);
 			ipam__ff_put_lease(&b, l);
 			ipam__ff_record_end(&b, start);
 			count++;

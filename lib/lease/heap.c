@@ -1,0 +1,561 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The view's record heap and intern table, and the conversions between the
+ * public ipam_lease and the compact record (lease/record.h). Everything that
+ * changes the heap runs with the view's write lock held: apply and load.
+ */
+#include <string.h>
+
+#include "hash.h"
+#include "lease/view.h"
+
+#define UNITS_PER_CHUNK (1u << IPAM__HEAP_UNIT_BITS)
+/* A free block of up to this many units more than asked for is taken
+ * (the record keeps the whole block). */
+#define SLACK_UNITS 3
+
+/* ---- heap ------------------------------------------------------------------------ */
+
+int ipam__heap_init(ipam_view *v)
+{
+	memset(&v->heap, 0, sizeof(v->heap));
+	memset(&v->strs, 0, sizeof(v->strs));
+	v->strs.e = ipam__calloc(8, sizeof(*v->strs.e));
+	v->strs.b = ipam__calloc(16, sizeof(*v->strs.b));
+	if (!v->strs.e || !v->strs.b)
+		return -ENOMEM;
+	v->strs.cap = 8;
+	v->strs.n = 1; /* id 0: "" */
+	v->strs.nb = 16;
+	return 0;
+}
+
+static void free_chunks(struct ipam__heap *h)
+{
+	for (uint32_t i = 0; i < h->nchunks; i++)
+		ipam__release(h->chunks[i], IPAM__HEAP_CHUNK);
+	h->nchunks = 0;
+	h->used = 0;
+	h->live = 0;
+	memset(h->free_head, 0, sizeof(h->free_head));
+}
+
+void ipam__heap_fini(ipam_view *v)
+{
+	free_chunks(&v->heap);
+	ipam__release(v->heap.chunks, v->heap.cap * sizeof(*v->heap.chunks));
+	ipam__release(v->strs.e, v->strs.cap * sizeof(*v->strs.e));
+	ipam__release(v->strs.b, v->strs.nb * sizeof(*v->strs.b));
+	memset(&v->heap, 0, sizeof(v->heap));
+	memset(&v->strs, 0, sizeof(v->strs));
+}
+
+void ipam__heap_clear(ipam_view *v)
+{
+	free_chunks(&v->heap);
+	/* Every string goes with the records; the tables keep their size. */
+	memset(v->strs.b, 0, v->strs.nb * sizeof(*v->strs.b));
+	v->strs.n = 1;
+	v->strs.count = 0;
+	v->strs.free_head = 0;
+	v->strs.last[0] = v->strs.last[1] = 0;
+}
+
+size_t ipam__heap_bytes(const ipam_view *v)
+{
+	return (size_t)v->heap.nchunks * IPAM__HEAP_CHUNK + v->heap.cap * sizeof(*v->heap.chunks) +
+	       v->strs.cap * sizeof(*v->strs.e) + v->strs.nb * sizeof(*v->strs.b);
+}
+
+static int chunk_add(struct ipam__heap *h)
+{
+	char *c;
+
+	if (h->nchunks == IPAM__HEAP_MAX_CHUNKS)
+		return -ENOMEM;
+	if (h->nchunks == h->cap) {
+		uint32_t ncap = h->cap ? 2 * h->cap : 4;
+		char **nc = ipam__resize(h->chunks, h->cap * sizeof(*nc), ncap * sizeof(*nc));
+		if (!nc)
+			return -ENOMEM;
+		h->chunks = nc;
+		h->cap = ncap;
+	}
+	c = ipam__alloc(IPAM__HEAP_CHUNK);
+	if (!c)
+		return -ENOMEM;
+	h->chunks[h->nchunks++] = c;
+	h->used = h->nchunks == 1; /* unit 0 of chunk 0 would be id 0 */
+	return 0;
+}
+
+static ipam__rid rid_of(uint32_t chunk, uint32_t unit)
+{
+	return (chunk << IPAM__HEAP_UNIT_BITS) | unit;
+}
+
+static void block_free(ipam_view *v, struct ipam__rec *b, ipam__rid id, unsigned units)
+{
+	b->self = id;
+	b->units = (uint8_t)units;
+	b->next[0] = v->heap.free_head[units];
+	v->heap.free_head[units] = id;
+}
+
+/* A block of at least `units` units (write lock held), or NULL. */
+static struct ipam__rec *block_alloc(ipam_view *v, unsigned units)
+{
+	struct ipam__heap *h = &v->heap;
+	struct ipam__rec *b;
+	ipam__rid id;
+
+	for (unsigned u = units; u <= units + SLACK_UNITS && u < 256; u++) {
+		if ((id = h->free_head[u]) != 0) {
+			b = ipam__rec_block(v, id);
+			h->free_head[u] = b->next[0];
+			b->units = (uint8_t)u;
+			b->self = id;
+			h->live++;
+			return b;
+		}
+	}
+	if (!h->nchunks || h->used + units > UNITS_PER_CHUNK) {
+		/* The rest of the last chunk becomes a free block. */
+		if (h->nchunks && UNITS_PER_CHUNK - h->used >= sizeof(struct ipam__rec) / 8) {
+			unsigned left = UNITS_PER_CHUNK - h->used;
+			id = rid_of(h->nchunks - 1, h->used);
+			if (left > 255)
+				left = 255;
+			block_free(v, ipam__rec_block(v, id), id, left);
+		}
+		if (chunk_add(h) < 0)
+			return NULL;
+	}
+	id = rid_of(h->nchunks - 1, h->used);
+	h->used += units;
+	b = ipam__rec_block(v, id);
+	b->units = (uint8_t)units;
+	b->self = id;
+	h->live++;
+	return b;
+}
+
+int ipam__heap_reserve(ipam_view *v, size_t bytes)
+{
+	struct ipam__heap *h = &v->heap;
+	size_t have = h->nchunks ? (size_t)(UNITS_PER_CHUNK - h->used) * 8 : 0;
+	size_t need = bytes > have ? (bytes - have + IPAM__HEAP_CHUNK - 1) / IPAM__HEAP_CHUNK : 0;
+
+	if (h->nchunks + need > IPAM__HEAP_MAX_CHUNKS)
+		return -ENOMEM;
+	if (h->nchunks + need > h->cap) {
+		uint32_t ncap = (uint32_t)(h->nchunks + need);
+		char **nc = ipam__resize(h->chunks, h->cap * sizeof(*nc), ncap * sizeof(*nc));
+		if (!nc)
+			return -ENOMEM;
+		h->chunks = nc;
+		h->cap = ncap;
+	}
+	return 0;
+}
+
+/* ---- interned strings ---------------------------------------------------------------- */
+
+static uint64_t str_hash(const ipam_view *v, const char *s, size_t len)
+{
+	return ipam__hash(s, len, v->seed ^ 0x737472ull);
+}
+
+static int intern_grow_buckets(struct ipam__intern *t)
+{
+	uint32_t nb = t->nb * 2, *b = ipam__calloc(nb, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	for (uint32_t i = 1; i < t->n; i++) {
+		struct ipam__istr *x = &t->e[i];
+		if (!x->refs)
+			continue;
+		x->next = b[x->hash & (nb - 1)];
+		b[x->hash & (nb - 1)] = i;
+	}
+	ipam__release(t->b, t->nb * sizeof(*t->b));
+	t->b = b;
+	t->nb = nb;
+	return 0;
+}
+
+/* The id of s (len < 64 bytes) with one more reference, or -ENOMEM.
+ * slot: 0 for an ifname, 1 for a node (each remembers its last one). */
+static int64_t intern(ipam_view *v, const char *s, size_t len, int slot)
+{
+	struct ipam__intern *t = &v->strs;
+	struct ipam__istr *x = &t->e[t->last[slot]];
+	uint64_t h;
+	uint32_t id;
+
+	if (len == 0)
+		return 0;
+	if (t->last[slot] && x->len == len && memcmp(x->s, s, len) == 0) {
+		x->refs++;
+		return t->last[slot];
+	}
+	h = str_hash(v, s, len);
+	for (id = t->b[h & (t->nb - 1)]; id; id = t->e[id].next) {
+		x = &t->e[id];
+		if (x->hash == h && x->len == len && memcmp(x->s, s, len) == 0) {
+			x->refs++;
+			t->last[slot] = id;
+			return id;
+		}
+	}
+	if (t->count + 1 > t->nb && intern_grow_buckets(t) < 0)
+		return -ENOMEM;
+	if (t->free_head) {
+		id = t->free_head;
+		t->free_head = t->e[id].next;
+	} else {
+		if (t->n == UINT32_MAX)
+			return -ENOMEM;
+		if (t->n == t->cap) {
+			uint32_t ncap = t->cap * 2;
+			struct ipam__istr *ne =
+				ipam__resize(t->e, t->cap * sizeof(*ne), ncap * sizeof(*ne));
+			if (!ne)
+				return -ENOMEM;
+			t->e = ne;
+			t->cap = ncap;
+		}
+		id = t->n++;
+	}
+	x = &t->e[id];
+	x->hash = h;
+	x->refs = 1;
+	x->len = (uint8_t)len;
+	memcpy(x->s, s, len);
+	x->s[len] = '\0';
+	x->next = t->b[h & (t->nb - 1)];
+	t->b[h & (t->nb - 1)] = id;
+	t->count++;
+	t->last[slot] = id;
+	return id;
+}
+
+static void unintern(ipam_view *v, uint32_t id)
+{
+	struct ipam__intern *t = &v->strs;
+	struct ipam__istr *x;
+	uint32_t *pp;
+
+	if (!id || --t->e[id].refs)
+		return;
+	x = &t->e[id];
+	for (pp = &t->b[x->hash & (t->nb - 1)]; *pp; pp = &t->e[*pp].next) {
+		if (*pp == id) {
+			*pp = x->next;
+			break;
+		}
+	}
+	x->next = t->free_head;
+	t->free_head = id;
+	t->count--;
+	for (int i = 0; i < 2; i++)
+		if (t->last[i] == id)
+			t->last[i] = 0;
+}
+
+/* ---- attachments ---------------------------------------------------------------------- */
+
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int ipam__hex64_pack(const char *s, size_t len, uint8_t out[32])
+{
+	if (len != 64)
+		return 0;
+	for (size_t i = 0; i < 32; i++) {
+		int hi = hexval((unsigned char)s[2 * i]), lo = hexval((unsigned char)s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return 0;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 1;
+}
+
+static const char hexdig[] = "0123456789abcdef";
+
+int ipam__rec_attach_eq(const struct ipam__rec *r, const char *key, size_t key_len)
+{
+	const uint8_t *a = ipam__rec_attach_raw(r);
+
+	if (!(r->flags & IPAM__REC_ATTACH_HEX))
+		return r->attach_len == key_len && memcmp(a, key, key_len) == 0;
+	if (key_len != 64)
+		return 0;
+	for (size_t i = 0; i < 32; i++)
+		if (key[2 * i] != hexdig[a[i] >> 4] || key[2 * i + 1] != hexdig[a[i] & 15])
+			return 0;
+	return 1;
+}
+
+int ipam__rec_attach_same(const struct ipam__rec *a, const struct ipam__rec *b)
+{
+	return (a->flags & IPAM__REC_ATTACH_HEX) == (b->flags & IPAM__REC_ATTACH_HEX) &&
+	       a->attach_len == b->attach_len &&
+	       memcmp(ipam__rec_attach_raw(a), ipam__rec_attach_raw(b), ipam__rec_attach_size(a)) == 0;
+}
+
+char *ipam__rec_attach_text(const struct ipam__rec *r, char *buf)
+{
+	const uint8_t *a = ipam__rec_attach_raw(r);
+
+	if (!(r->flags & IPAM__REC_ATTACH_HEX)) {
+		memcpy(buf, a, (size_t)r->attach_len + 1);
+		return buf;
+	}
+	for (size_t i = 0; i < 32; i++) {
+		buf[2 * i] = hexdig[a[i] >> 4];
+		buf[2 * i + 1] = hexdig[a[i] & 15];
+	}
+	buf[64] = '\0';
+	return buf;
+}
+
+/* ---- building records ------------------------------------------------------------------ */
+
+/* What a record is made from: the strings counted, attrs already in their
+ * record form (key\0 value\0)... or in the decoder's (len, bytes) form. */
+struct rec_src {
+	ipam__u128 addr;
+	uint64_t generation;
+	int64_t created, updated, expires, suspect_since;
+	unsigned state, nattrs;
+	const char *owner, *ifname, *attach, *node;
+	size_t owner_len, ifname_len, attach_len, node_len;
+	const ipam_attr *attrs;  /* public form, or */
+	const uint8_t *enc_attrs; /* the decoder's, enc_len bytes */
+	size_t enc_len;
+};
+
+static int fits_u32(int64_t t)
+{
+	return t >= 0 && t <= (int64_t)UINT32_MAX;
+}
+
+static int rec_build(ipam_view *v, struct ipam__rec **out, const struct rec_src *s, unsigned pool)
+{
+	unsigned flags = 0;
+	uint8_t hex[32];
+	size_t attrs_size = 0, size;
+	int64_t id_if, id_node;
+	struct ipam__rec *r;
+	char *p;
+
+	if ((uint64_t)(s->addr >> 64))
+		flags |= IPAM__REC_ADDR_HI;
+	if (!fits_u32(s->created) || !fits_u32(s->updated))
+		flags |= IPAM__REC_TIMES64;
+	if (s->expires)
+		flags |= IPAM__REC_EXPIRES;
+	if (s->suspect_since)
+		flags |= IPAM__REC_SUSPECT;
+	if (ipam__hex64_pack(s->attach, s->attach_len, hex))
+		flags |= IPAM__REC_ATTACH_HEX;
+	if (s->attrs) {
+		for (unsigned i = 0; i < s->nattrs; i++)
+			attrs_size += strlen(s->attrs[i].key) + strlen(s->attrs[i].value) + 2;
+	} else {
+		attrs_size = s->enc_len; /* (len, bytes) pairs become (bytes, NUL) */
+	}
+	size = sizeof(*r) + 8 * ipam__rec_words(flags) + s->owner_len + 1 +
+	       (flags & IPAM__REC_ATTACH_HEX ? 32 : s->attach_len + 1) + attrs_size;
+	if ((id_if = intern(v, s->ifname, s->ifname_len, 0)) < 0)
+		return -ENOMEM;
+	if ((id_node = intern(v, s->node, s->node_len, 1)) < 0) {
+		unintern(v, (uint32_t)id_if);
+		return -ENOMEM;
+	}
+	r = block_alloc(v, (unsigned)((size + 7) / 8));
+	if (!r) {
+		unintern(v, (uint32_t)id_node);
+		unintern(v, (uint32_t)id_if);
+		return -ENOMEM;
+	}
+	memset(r->next, 0, sizeof(r->next));
+	r->addr_lo = (uint64_t)s->addr;
+	r->generation = s->generation;
+	r->created = (uint32_t)s->created;
+	r->updated = (uint32_t)s->updated;
+	r->ifname = (uint32_t)id_if;
+	r->node = (uint32_t)id_node;
+	r->pool = (uint16_t)pool;
+	r->state = (uint8_t)s->state;
+	r->flags = (uint8_t)flags;
+	r->owner_len = (uint8_t)s->owner_len;
+	r->attach_len = (uint8_t)s->attach_len;
+	r->nattrs = (uint8_t)s->nattrs;
+	p = r->data;
+	if (flags & IPAM__REC_ADDR_HI) {
+		uint64_t hi = (uint64_t)(s->addr >> 64);
+		memcpy(p, &hi, 8);
+		p += 8;
+	}
+	if (flags & IPAM__REC_TIMES64) {
+		memcpy(p, &s->created, 8);
+		memcpy(p + 8, &s->updated, 8);
+		p += 16;
+	}
+	if (flags & IPAM__REC_EXPIRES) {
+		memcpy(p, &s->expires, 8);
+		p += 8;
+	}
+	if (flags & IPAM__REC_SUSPECT) {
+		memcpy(p, &s->suspect_since, 8);
+		p += 8;
+	}
+	memcpy(p, s->owner, s->owner_len);
+	p += s->owner_len;
+	*p++ = '\0';
+	if (flags & IPAM__REC_ATTACH_HEX) {
+		memcpy(p, hex, 32);
+		p += 32;
+	} else {
+		memcpy(p, s->attach, s->attach_len);
+		p += s->attach_len;
+		*p++ = '\0';
+	}
+	if (s->attrs) {
+		for (unsigned i = 0; i < s->nattrs; i++) {
+			size_t k = strlen(s->attrs[i].key) + 1, n = strlen(s->attrs[i].value) + 1;
+			memcpy(p, s->attrs[i].key, k);
+			p += k;
+			memcpy(p, s->attrs[i].value, n);
+			p += n;
+		}
+	} else {
+		for (size_t i = 0; i < s->enc_len;) {
+			size_t n = s->enc_attrs[i];
+			memcpy(p, s->enc_attrs + i + 1, n);
+			p += n;
+			*p++ = '\0';
+			i += n + 1;
+		}
+	}
+	*out = r;
+	return 0;
+}
+
+int ipam__rec_new(ipam_view *v, struct ipam__rec **out, const ipam_lease *l, unsigned pool)
+{
+	struct rec_src s = {
+		.addr = ipam__addr_value(&l->addr),
+		.generation = l->generation,
+		.created = l->created,
+		.updated = l->updated,
+		.expires = l->expires,
+		.suspect_since = l->suspect_since,
+		.state = (unsigned)l->state,
+		.nattrs = l->nattrs,
+		.owner = l->owner,
+		.ifname = l->ifname,
+		.attach = l->attachment,
+		.node = l->node,
+		.owner_len = strlen(l->owner),
+		.ifname_len = strlen(l->ifname),
+		.attach_len = strlen(l->attachment),
+		.node_len = strlen(l->node),
+		.attrs = l->attrs,
+		.enc_attrs = NULL,
+		.enc_len = 0,
+	};
+
+	return rec_build(v, out, &s, pool);
+}
+
+int ipam__rec_new_ref(ipam_view *v, struct ipam__rec **out, const struct ipam__lease_ref *l,
+		      unsigned pool)
+{
+	struct rec_src s = {
+		.addr = ipam__addr_value(&l->addr),
+		.generation = l->generation,
+		.created = l->created,
+		.updated = l->updated,
+		.expires = l->expires,
+		.suspect_since = l->suspect_since,
+		.state = l->state,
+		.nattrs = l->nattrs,
+		.owner = l->owner,
+		.ifname = l->ifname,
+		.attach = l->attach,
+		.node = l->node,
+		.owner_len = l->owner_len,
+		.ifname_len = l->ifname_len,
+		.attach_len = l->attach_len,
+		.node_len = l->node_len,
+		.attrs = NULL,
+		.enc_attrs = l->attrs,
+		.enc_len = l->attrs_len,
+	};
+
+	return rec_build(v, out, &s, pool);
+}
+
+void ipam__rec_free(ipam_view *v, struct ipam__rec *r)
+{
+	if (!r)
+		return;
+	unintern(v, r->ifname);
+	unintern(v, r->node);
+	v->heap.live--;
+	block_free(v, r, r->self, r->units);
+}
+
+void ipam__rec_export(const ipam_view *v, const struct ipam__rec *r, const char *pool_name,
+		      ipam_lease *out)
+{
+	const struct ipam__istr *ifn = &v->strs.e[r->ifname], *node = &v->strs.e[r->node];
+	size_t pn = strnlen(pool_name, sizeof(out->pool) - 1);
+	const char *p;
+
+	/* Field by field, no memset of the whole (large) struct: this is on
+	 * the path of every allocation and release. */
+	memcpy(out->pool, pool_name, pn);
+	out->pool[pn] = '\0';
+	memset(&out->addr, 0, sizeof(out->addr));
+	out->addr.family = ipam__rec_family(v, r);
+	ipam__addr_set_value(&out->addr, ipam__rec_addr(r));
+	memcpy(out->owner, ipam__rec_owner(r), (size_t)r->owner_len + 1);
+	memcpy(out->ifname, ifn->s, (size_t)ifn->len + 1);
+	ipam__rec_attach_text(r, out->attachment);
+	memcpy(out->node, node->s, (size_t)node->len + 1);
+	out->generation = r->generation;
+	out->state = (ipam_lease_state)r->state;
+	out->created = ipam__rec_created(r);
+	out->updated = ipam__rec_updated(r);
+	out->expires = ipam__rec_expires(r);
+	out->suspect_since = ipam__rec_suspect_since(r);
+	out->nattrs = r->nattrs;
+	p = ipam__rec_attrs(r);
+	for (unsigned i = 0; i < r->nattrs; i++) {
+		size_t k = strlen(p), n;
+		memcpy(out->attrs[i].key, p, k + 1);
+		p += k + 1;
+		n = strlen(p);
+		memcpy(out->attrs[i].value, p, n + 1);
+		p += n + 1;
+	}
+}
+
+uint64_t ipam__rec_owner_tag(const ipam_view *v, const struct ipam__rec *r)
+{
+	const struct ipam__istr *ifn = &v->strs.e[r->ifname];
+
+	return ipam__view_owner_tag_h(v, ipam__view_hash_owner(v, ipam__rec_owner(r), r->owner_len),
+				      ifn->s, ifn->len);
+}

@@ -1,0 +1,524 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The compact record store of a view (lease/record.h, lease/heap.c): every
+ * field of a lease comes back exactly as it went in, whichever of the
+ * compact forms it took (32-bit times or wide ones, a packed container id or
+ * text, interned ifname and node, the high half of an IPv6 address); a
+ * container id is found by its text either way; freed blocks and interned
+ * strings are given back and taken again, so churn does not grow the view;
+ * and a seeded random run of puts and deletes against a plain array of
+ * leases (the model), with the view verified as it goes.
+ */
+#include <limits.h>
+#include <string.h>
+
+#include <ipam/ipam.h>
+
+#include "lease/view.h"
+#include "testutil.h"
+
+static ipam_poolset *set;
+static ipam_view *view;
+static uint64_t rev;
+
+static void setup(void)
+{
+	ipam_pool *p4 = NULL, *p6 = NULL;
+
+	ck_assert_int_eq(ipam_pool_new_str(&p4, "v4", "10.0.0.0/16"), 0);
+	ck_assert_int_eq(ipam_pool_new_str(&p6, "v6", "fd00:1:2::/112"), 0);
+	ck_assert_int_eq(ipam_pool_set_quarantine(p6, 30, 0, 0), 0);
+	ck_assert_int_eq(ipam_poolset_new(&set, "net"), 0);
+	ck_assert_int_eq(ipam_poolset_add(set, p4), 0);
+	ck_assert_int_eq(ipam_poolset_add(set, p6), 0);
+	ck_assert_int_eq(ipam_view_new(&view, set), 0);
+	rev = 0;
+}
+
+static void teardown(void)
+{
+	ipam_view_free(view);
+	ipam_poolset_free(set);
+}
+
+static unsigned pool_of(const ipam_lease *l)
+{
+	return l->addr.family == IPAM_AF_INET ? 0 : 1;
+}
+
+static int put(const ipam_lease *l)
+{
+	ipam_op op;
+	ipam_txn txn;
+
+	memset(&op, 0, sizeof(op));
+	memset(&txn, 0, sizeof(txn));
+	op.kind = IPAM_OP_PUT;
+	op.pool = pool_of(l);
+	op.lease = *l;
+	op.flags = IPAM_OP_F_KEEP_GENERATION;
+	txn.ops = &op;
+	txn.nops = 1;
+	txn.now_ms = 1700000000000;
+	return ipam_view_apply(view, &txn, ++rev);
+}
+
+static int del(const ipam_addr *a)
+{
+	ipam_op op;
+	ipam_txn txn;
+
+	memset(&op, 0, sizeof(op));
+	memset(&txn, 0, sizeof(txn));
+	op.kind = IPAM_OP_DELETE;
+	op.pool = a->family == IPAM_AF_INET ? 0 : 1;
+	op.lease.addr = *a;
+	txn.ops = &op;
+	txn.nops = 1;
+	txn.now_ms = 1700000000000;
+	return ipam_view_apply(view, &txn, ++rev);
+}
+
+static void base_lease(ipam_lease *l, const char *addr)
+{
+	memset(l, 0, sizeof(*l));
+	ck_assert_int_eq(ipam_addr_parse(addr, &l->addr), 0);
+	strcpy(l->pool, strchr(addr, ':') ? "v6" : "v4");
+	strcpy(l->owner, "ns/pod-5d8f7c9b6-x2k4q");
+	strcpy(l->ifname, "eth0");
+	strcpy(l->attachment, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+	strcpy(l->node, "worker-1");
+	l->generation = 7;
+	l->state = IPAM_LEASE_BOUND;
+	l->created = 1700000000;
+	l->updated = 1700000100;
+}
+
+/* Every field of the record at l->addr equals l's. */
+static void expect_record(const ipam_lease *l)
+{
+	const struct ipam__rec *r = ipam__view_find_addr(view, pool_of(l), ipam__addr_value(&l->addr));
+	ipam_lease got;
+	char want_addr[IPAM_ADDR_STRLEN];
+
+	ipam_addr_format(&l->addr, want_addr, sizeof(want_addr));
+	ck_assert_msg(r != NULL, "no record at %s", want_addr);
+	memset(&got, 0x5a, sizeof(got));
+	ipam__rec_export(view, r, l->pool, &got);
+	ck_assert_int_eq(ipam_addr_cmp(&got.addr, &l->addr), 0);
+	ck_assert_str_eq(got.pool, l->pool);
+	ck_assert_str_eq(got.owner, l->owner);
+	ck_assert_str_eq(got.ifname, l->ifname);
+	ck_assert_str_eq(got.attachment, l->attachment);
+	ck_assert_str_eq(got.node, l->node);
+	ck_assert_uint_eq(got.generation, l->generation);
+	ck_assert_int_eq(got.state, l->state);
+	ck_assert_int_eq(got.created, l->created);
+	ck_assert_int_eq(got.updated, l->updated);
+	ck_assert_int_eq(got.expires, l->expires);
+	ck_assert_int_eq(got.suspect_since, l->suspect_since);
+	ck_assert_uint_eq(got.nattrs, l->nattrs);
+	for (unsigned i = 0; i < l->nattrs; i++) {
+		ck_assert_str_eq(got.attrs[i].key, l->attrs[i].key);
+		ck_assert_str_eq(got.attrs[i].value, l->attrs[i].value);
+	}
+	/* Found by its attachment text, and by its owner. */
+	{
+		const struct ipam__rec *x = ipam__view_attach_chain(view, l->attachment);
+		while (x && x != r)
+			x = ipam__rec_next(view, x, IPAM__LINK_ATTACH);
+		ck_assert_msg(x == r, "%s not in the chain of its attachment", want_addr);
+		ck_assert(ipam__rec_attach_eq(r, l->attachment, strlen(l->attachment)));
+	}
+	/* And not by another one of the same length. */
+	if (l->attachment[0]) {
+		char other[IPAM_ATTACHMENT_MAX + 1];
+		size_t n = strlen(l->attachment);
+		memcpy(other, l->attachment, n + 1);
+		other[n - 1] = other[n - 1] == '0' ? '1' : '0';
+		ck_assert(!ipam__rec_attach_eq(r, other, n));
+	}
+	if (l->state == IPAM_LEASE_BOUND || l->state == IPAM_LEASE_SUSPECT)
+		ck_assert_ptr_eq(ipam__view_find_bound(view, pool_of(l), l->owner, l->ifname), r);
+}
+
+START_TEST(edge_fields_round_trip)
+{
+	static const int64_t times[] = { 0, 1, (int64_t)UINT32_MAX, (int64_t)UINT32_MAX + 1, -1,
+					 INT64_MIN, INT64_MAX, 1700000000 };
+	static const char *attach[] = {
+		"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", /* packed */
+		"9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08", /* upper: text */
+		"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a0",  /* 63 */
+		"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08a", /* 65 */
+		"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a0g", /* not hex */
+		"",
+		"containerd://abc/eth0",
+	};
+	ipam_lease l;
+	char buf[64];
+	unsigned n = 0;
+
+	for (size_t t = 0; t < sizeof(times) / sizeof(times[0]); t++) {
+		for (size_t a = 0; a < sizeof(attach) / sizeof(attach[0]); a++) {
+			for (int fam = 0; fam < 2; fam++) {
+				if (fam)
+					snprintf(buf, sizeof(buf), "fd00:1:2::%x", n + 1);
+				else
+					snprintf(buf, sizeof(buf), "10.0.%u.%u", (n + 1) / 250, (n + 1) % 250 + 1);
+				base_lease(&l, buf);
+				snprintf(l.owner, sizeof(l.owner), "owner-%u", n);
+				strcpy(l.attachment, attach[a]);
+				l.created = times[t];
+				l.updated = times[(t + 3) % 8];
+				l.expires = (n % 3) ? times[(t + 1) % 8] : 0;
+				l.suspect_since = (n % 5 == 1) ? times[(t + 2) % 8] : 0;
+				l.state = l.suspect_since ? IPAM_LEASE_SUSPECT : IPAM_LEASE_BOUND;
+				l.generation = n % 2 ? UINT64_MAX - n : n + 1;
+				ck_assert_int_eq(put(&l), 0);
+				expect_record(&l);
+				n++;
+			}
+		}
+	}
+	ck_assert_int_eq(ipam__view_verify(view), 0);
+}
+END_TEST
+
+START_TEST(longest_fields_round_trip)
+{
+	ipam_lease l;
+
+	base_lease(&l, "fd00:1:2::ffff");
+	memset(l.owner, 'o', IPAM_OWNER_MAX);
+	l.owner[IPAM_OWNER_MAX] = '\0';
+	memset(l.ifname, 'i', IPAM_IFNAME_MAX);
+	l.ifname[IPAM_IFNAME_MAX] = '\0';
+	memset(l.attachment, 'a', IPAM_ATTACHMENT_MAX);
+	l.attachment[IPAM_ATTACHMENT_MAX] = '\0';
+	memset(l.node, 'n', IPAM_NODE_MAX);
+	l.node[IPAM_NODE_MAX] = '\0';
+	l.created = INT64_MIN;
+	l.updated = INT64_MAX;
+	l.expires = -5;
+	l.suspect_since = INT64_MAX;
+	l.state = IPAM_LEASE_SUSPECT;
+	l.nattrs = IPAM_ATTRS_MAX;
+	for (unsigned i = 0; i < IPAM_ATTRS_MAX; i++) {
+		memset(l.attrs[i].key, 'k', IPAM_ATTR_KEY_MAX);
+		l.attrs[i].key[IPAM_ATTR_KEY_MAX] = '\0';
+		l.attrs[i].key[0] = (char)('0' + i);
+		memset(l.attrs[i].value, 'v', IPAM_ATTR_VALUE_MAX);
+		l.attrs[i].value[IPAM_ATTR_VALUE_MAX] = '\0';
+	}
+	ck_assert_int_eq(put(&l), 0);
+	expect_record(&l);
+	ck_assert_int_eq(ipam__view_verify(view), 0);
+}
+END_TEST
+
+START_TEST(packed_id_is_not_its_uppercase)
+{
+	ipam_lease l;
+	const char *lower = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	const char *upper = "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF";
+	const struct ipam__rec *r;
+
+	base_lease(&l, "10.0.0.5");
+	strcpy(l.attachment, lower);
+	ck_assert_int_eq(put(&l), 0);
+	r = ipam__view_find_addr(view, 0, ipam__addr_value(&l.addr));
+	ck_assert(r->flags & IPAM__REC_ATTACH_HEX);
+	ck_assert(ipam__rec_attach_eq(r, lower, 64));
+	ck_assert(!ipam__rec_attach_eq(r, upper, 64));
+	ck_assert(!ipam__rec_attach_eq(r, lower, 63));
+	for (const struct ipam__rec *x = ipam__view_attach_chain(view, upper); x;
+	     x = ipam__rec_next(view, x, IPAM__LINK_ATTACH))
+		ck_assert(!ipam__rec_attach_eq(x, upper, 64));
+}
+END_TEST
+
+static size_t live_strings(void)
+{
+	return view->strs.count;
+}
+
+START_TEST(strings_and_blocks_given_back)
+{
+	ipam_lease l;
+	char buf[32];
+	const unsigned n = 3000;
+	size_t bytes_after_first = 0;
+
+	/* Rounds of: put n leases on 3 nodes x 2 ifnames, delete them all.
+	 * Owners change length a little from round to round (pods come back
+	 * with other names): the freed blocks are taken again. */
+	for (unsigned round = 0; round < 12; round++) {
+		for (unsigned i = 0; i < n; i++) {
+			snprintf(buf, sizeof(buf), "10.0.%u.%u", i / 250, i % 250 + 1);
+			base_lease(&l, buf);
+			snprintf(l.owner, sizeof(l.owner), "namespace-%u/pod-%.*s-%u", i % 7,
+				 (int)((round + i) % 4), "abcd", i);
+			snprintf(l.node, sizeof(l.node), "worker-%u", i % 3);
+			strcpy(l.ifname, i % 2 ? "eth0" : "net1");
+			ck_assert_int_eq(put(&l), 0);
+		}
+		ck_assert_uint_eq(view->heap.live, n);
+		ck_assert_uint_eq(live_strings(), 5); /* 3 nodes, 2 ifnames */
+		ck_assert_int_eq(ipam__view_verify(view), 0);
+		for (unsigned i = 0; i < n; i++) {
+			snprintf(buf, sizeof(buf), "10.0.%u.%u", i / 250, i % 250 + 1);
+			ck_assert_int_eq(ipam_addr_parse(buf, &l.addr), 0);
+			ck_assert_int_eq(del(&l.addr), 0);
+		}
+		ck_assert_uint_eq(view->heap.live, 0);
+		ck_assert_uint_eq(live_strings(), 0);
+		if (round == 0)
+			bytes_after_first = ipam__heap_bytes(view);
+		else
+			ck_assert_uint_eq(ipam__heap_bytes(view), bytes_after_first);
+	}
+}
+END_TEST
+
+/* ---- out of memory ------------------------------------------------------------------ */
+
+static long budget = -1;
+
+static void *f_alloc(size_t size, void *ud)
+{
+	(void)ud;
+	if (budget == 0)
+		return NULL;
+	if (budget > 0)
+		budget--;
+	return malloc(size);
+}
+
+static void *f_resize(void *p, size_t o, size_t n, void *ud)
+{
+	(void)ud;
+	(void)o;
+	if (budget == 0)
+		return NULL;
+	if (budget > 0)
+		budget--;
+	return realloc(p, n);
+}
+
+static void f_release(void *p, size_t size, void *ud)
+{
+	(void)ud;
+	(void)size;
+	free(p);
+}
+
+/* Puts that need a new heap chunk, a longer chunk table, more interned
+ * strings and more string buckets, with the n-th allocation failing: the
+ * failed put leaves nothing behind, and every put after it works. */
+START_TEST(out_of_memory)
+{
+	static const ipam_allocator fa = { f_alloc, f_resize, f_release, NULL };
+	const unsigned nputs = 2600; /* > 1 chunk of ~128-byte records: 2048 */
+	long failures = 0;
+
+	teardown(); /* the fixture's view was made with the default allocator */
+	for (long n = 0;; n++) {
+		ipam_lease l;
+		char buf[32];
+		int failed_at = -1;
+
+		ck_assert_int_eq(ipam_set_allocator(&fa), 0);
+		setup();
+		budget = n;
+		for (unsigned i = 0; i < nputs; i++) {
+			snprintf(buf, sizeof(buf), "10.0.%u.%u", i / 250, i % 250 + 1);
+			base_lease(&l, buf);
+			snprintf(l.owner, sizeof(l.owner), "namespace-%u/pod-%u", i % 7, i);
+			snprintf(l.node, sizeof(l.node), "worker-%u", i % 40); /* > 8 and 16 strings */
+			int e = put(&l);
+			if (e == -ENOMEM && failed_at < 0) {
+				failed_at = (int)i;
+				ck_assert_ptr_null(ipam__view_find_addr(view, 0, ipam__addr_value(&l.addr)));
+				ck_assert_int_eq(ipam__view_verify(view), 0);
+				budget = -1;
+				ck_assert_int_eq(put(&l), 0); /* room again: it works */
+			} else {
+				ck_assert_msg(e == 0, "N=%ld put %u: %s", n, i, ipam_strerror(e));
+			}
+		}
+		budget = -1;
+		ck_assert_uint_eq(view->heap.live, nputs);
+		ck_assert_uint_eq(live_strings(), 41);
+		ck_assert_int_eq(ipam__view_verify(view), 0);
+		for (unsigned i = 0; i < nputs; i++) { /* no reference left behind */
+			snprintf(buf, sizeof(buf), "10.0.%u.%u", i / 250, i % 250 + 1);
+			ck_assert_int_eq(ipam_addr_parse(buf, &l.addr), 0);
+			ck_assert_int_eq(del(&l.addr), 0);
+		}
+		ck_assert_uint_eq(live_strings(), 0);
+		teardown();
+		ipam_set_allocator(NULL);
+		if (failed_at < 0)
+			break; /* the budget outlasted every put */
+		failures++;
+	}
+	ck_assert_int_gt(failures, 10);
+	printf("records out of memory: %ld allocation points failed cleanly\n", failures);
+	setup();
+}
+END_TEST
+
+/* ---- random run against a model ---------------------------------------------------- */
+
+#define NADDR 300 /* 150 per pool */
+
+static uint64_t rng;
+
+static uint64_t rnd(uint64_t n)
+{
+	return n ? tu_splitmix(&rng) % n : 0;
+}
+
+static void rnd_text(char *dst, size_t max_len, size_t min_len)
+{
+	size_t len = min_len + rnd(max_len - min_len + 1);
+
+	for (size_t i = 0; i < len; i++)
+		dst[i] = (char)(0x20 + rnd(0x7f - 0x20));
+	dst[len] = '\0';
+}
+
+static int64_t rnd_time(void)
+{
+	static const int64_t edge[] = { 0, 1, (int64_t)UINT32_MAX, (int64_t)UINT32_MAX + 1, -1,
+					INT64_MIN, INT64_MAX };
+	switch (rnd(4)) {
+	case 0:
+		return edge[rnd(7)];
+	case 1:
+		return (int64_t)tu_splitmix(&rng);
+	default:
+		return 1700000000 + (int64_t)rnd(100000000);
+	}
+}
+
+static void rnd_lease(ipam_lease *l, unsigned slot)
+{
+	static const char *nodes[] = { "worker-1", "worker-2", "node-with-a-rather-long-name-07" };
+	static const char *ifnames[] = { "eth0", "net1", "" };
+	char buf[64];
+
+	memset(l, 0, sizeof(*l));
+	if (slot < NADDR / 2)
+		snprintf(buf, sizeof(buf), "10.0.%u.%u", slot / 200, slot % 200 + 1);
+	else
+		snprintf(buf, sizeof(buf), "fd00:1:2::%x", slot + 1);
+	ck_assert_int_eq(ipam_addr_parse(buf, &l->addr), 0);
+	strcpy(l->pool, slot < NADDR / 2 ? "v4" : "v6");
+	/* Owners unique per slot: one bound lease per (pool, owner, ifname). */
+	snprintf(l->owner, sizeof(l->owner), "s%u/", slot);
+	rnd_text(l->owner + strlen(l->owner), IPAM_OWNER_MAX - strlen(l->owner), 0);
+	if (rnd(4))
+		strcpy(l->ifname, ifnames[rnd(3)]);
+	else
+		rnd_text(l->ifname, IPAM_IFNAME_MAX, 0);
+	if (rnd(4))
+		strcpy(l->node, nodes[rnd(3)]);
+	else
+		rnd_text(l->node, IPAM_NODE_MAX, 0);
+	switch (rnd(4)) {
+	case 0:
+		for (int i = 0; i < 64; i++)
+			l->attachment[i] = "0123456789abcdef"[rnd(16)];
+		break;
+	case 1:
+		for (int i = 0; i < 64; i++)
+			l->attachment[i] = "0123456789abcdefABCDEF"[rnd(22)];
+		break;
+	default:
+		rnd_text(l->attachment, IPAM_ATTACHMENT_MAX, 0);
+	}
+	l->generation = tu_splitmix(&rng);
+	l->created = rnd_time();
+	l->updated = rnd_time();
+	l->expires = rnd(2) ? rnd_time() : 0;
+	l->suspect_since = rnd(3) ? 0 : rnd_time();
+	switch (rnd(slot < NADDR / 2 ? 3 : 4)) { /* only the v6 pool has a quarantine */
+	case 0:
+		l->state = IPAM_LEASE_BOUND;
+		break;
+	case 1:
+		l->state = IPAM_LEASE_SUSPECT;
+		break;
+	case 2:
+		l->state = IPAM_LEASE_RESERVED;
+		break;
+	default:
+		l->state = IPAM_LEASE_QUARANTINED;
+	}
+	l->nattrs = rnd(3) ? 0 : (unsigned)rnd(IPAM_ATTRS_MAX + 1);
+	for (unsigned i = 0; i < l->nattrs; i++) {
+		rnd_text(l->attrs[i].key, IPAM_ATTR_KEY_MAX, 1);
+		rnd_text(l->attrs[i].value, IPAM_ATTR_VALUE_MAX, 0);
+	}
+}
+
+START_TEST(random_against_model)
+{
+	static ipam_lease model[NADDR];
+	static int present[NADDR];
+	uint64_t seed = tu_seed("records random");
+	long steps = tu_scale(40000);
+
+	rng = seed;
+	memset(present, 0, sizeof(present));
+	for (long step = 0; step < steps; step++) {
+		unsigned slot = (unsigned)rnd(NADDR);
+		if (present[slot] && rnd(3) == 0) {
+			ck_assert_int_eq(del(&model[slot].addr), 0);
+			present[slot] = 0;
+			ck_assert_ptr_null(ipam__view_find_addr(view, pool_of(&model[slot]),
+								  ipam__addr_value(&model[slot].addr)));
+		} else {
+			rnd_lease(&model[slot], slot);
+			ck_assert_msg(put(&model[slot]) == 0, "step %ld: %s", step, ipam_last_error_message());
+			present[slot] = 1;
+			expect_record(&model[slot]);
+		}
+		if (step % 2000 == 1999 || step == steps - 1) {
+			size_t n = 0;
+			for (unsigned i = 0; i < NADDR; i++) {
+				if (!present[i])
+					continue;
+				expect_record(&model[i]);
+				n++;
+			}
+			ck_assert_uint_eq(view->heap.live, n);
+			ck_assert_int_eq(ipam__view_verify(view), 0);
+		}
+	}
+	/* Empty again: every block and string given back. */
+	for (unsigned i = 0; i < NADDR; i++)
+		if (present[i])
+			ck_assert_int_eq(del(&model[i].addr), 0);
+	ck_assert_uint_eq(view->heap.live, 0);
+	ck_assert_uint_eq(live_strings(), 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("records");
+	TCase *tc = tcase_create("records");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, edge_fields_round_trip);
+	tcase_add_test(tc, longest_fields_round_trip);
+	tcase_add_test(tc, packed_id_is_not_its_uppercase);
+	tcase_add_test(tc, strings_and_blocks_given_back);
+	tcase_add_test(tc, random_against_model);
+	tcase_add_test(tc, out_of_memory);
+	suite_add_tcase(s, tc);
+	return tu_run(s);
+}
