@@ -11,6 +11,7 @@
  */
 #include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ipam/ipam.h>
 
@@ -281,6 +282,115 @@ START_TEST(strings_and_blocks_given_back)
 }
 END_TEST
 
+/* ---- through a file store: container ids packed on load ------------------------------ */
+
+static char fdir[64];
+
+static ipam_ctx *file_ctx(ipam_store **st, const char *scope_attach)
+{
+	ipam_file_store_options o;
+	ipam_file_store_scope sc = { NULL, scope_attach, NULL, 0 };
+	ipam_ctx *c = NULL;
+	ipam_poolset *fs = NULL;
+	ipam_pool *p = NULL;
+
+	ipam_file_store_options_init(&o);
+	o.durability = IPAM_DURABILITY_NONE;
+	o.scope = scope_attach ? &sc : NULL;
+	ck_assert_int_eq(ipam_store_file_new(st, fdir, &o), 0);
+	ck_assert_int_eq(ipam_ctx_new(&c, *st, NULL), 0);
+	ck_assert_int_eq(ipam_pool_new_str(&p, "v4", "10.9.0.0/24"), 0);
+	ck_assert_int_eq(ipam_poolset_new(&fs, "files"), 0);
+	ck_assert_int_eq(ipam_poolset_add(fs, p), 0);
+	ck_assert_int_eq(ipam_ctx_add_poolset(c, fs), 0);
+	return c;
+}
+
+static void file_close(ipam_ctx *c, ipam_store *st)
+{
+	ipam_ctx_free(c);
+	ipam_store_free(st);
+}
+
+static void id_of(unsigned i, char *out)
+{
+	/* Lowercase ids, some uppercase ones (kept as text), one of 63. */
+	snprintf(out, 80, i % 5 == 4 ? "%016X%016X%016X%016X" : "%016x%016x%016x%016x",
+		 i * 7919u, i * 104729u, i, ~i);
+	if (i == 7)
+		out[63] = '\0';
+}
+
+/* Every lease found by its container id's text after a reopen, from the
+ * log and then from a snapshot, whole and scoped to that id. */
+START_TEST(file_store_ids)
+{
+	const unsigned n = 40;
+	char id[80], owner[32];
+	ipam_store *st;
+	ipam_ctx *c;
+	ipam_lease got[2];
+	unsigned k;
+
+	snprintf(fdir, sizeof(fdir), "/tmp/ipam-records-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(fdir));
+	c = file_ctx(&st, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		ipam_request r = { .poolset = "files", .owner = owner, .ifname = "eth0", .attachment = id };
+		snprintf(owner, sizeof(owner), "ns/pod-%u", i);
+		id_of(i, id);
+		k = 1;
+		ck_assert_int_eq(ipam_allocate(c, &r, got, &k), 0);
+	}
+	file_close(c, st);
+	for (int pass = 0; pass < 2; pass++) {
+		c = file_ctx(&st, NULL);
+		for (unsigned i = 0; i < n; i++) {
+			id_of(i, id);
+			k = 2;
+			ck_assert_int_eq(ipam_lookup_attachment(c, "files", id, got, &k), 0);
+			ck_assert_uint_eq(k, 1);
+			ck_assert_str_eq(got[0].attachment, id);
+			snprintf(owner, sizeof(owner), "ns/pod-%u", i);
+			ck_assert_str_eq(got[0].owner, owner);
+			if (i % 5 != 4) { /* the uppercase twin of a lowercase id is another id */
+				for (char *x = id; *x; x++)
+					if (*x >= 'a' && *x <= 'f')
+						*x = (char)(*x - 'a' + 'A');
+				k = 2;
+				ck_assert_int_eq(ipam_lookup_attachment(c, "files", id, got, &k), 0);
+				ck_assert_uint_eq(k, 0);
+			}
+		}
+		ck_assert_int_eq(ipam_verify(c, "files"), 0);
+		if (pass == 0)
+			ck_assert_int_eq(ipam_store_file_compact(st, "files"), 0);
+		file_close(c, st);
+	}
+	/* Scoped to one id: its lease is there, and its release works. */
+	id_of(3, id);
+	c = file_ctx(&st, id);
+	k = 2;
+	ck_assert_int_eq(ipam_lookup_attachment(c, "files", id, got, &k), 0);
+	ck_assert_uint_eq(k, 1);
+	ck_assert_str_eq(got[0].attachment, id);
+	ck_assert_int_eq(ipam_release_attachment(c, "files", id, 0), 1);
+	file_close(c, st);
+	c = file_ctx(&st, NULL);
+	k = 2;
+	ck_assert_int_eq(ipam_lookup_attachment(c, "files", id, got, &k), 0);
+	ck_assert_uint_eq(k, 0);
+	file_close(c, st);
+	for (const char *const *f = (const char *const[]){ "files.snap", "files.log", "files.lock", NULL };
+	     *f; f++) {
+		char path[128];
+		snprintf(path, sizeof(path), "%s/%s", fdir, *f);
+		unlink(path);
+	}
+	ck_assert_int_eq(rmdir(fdir), 0);
+}
+END_TEST
+
 /* ---- out of memory ------------------------------------------------------------------ */
 
 static long budget = -1;
@@ -519,6 +629,7 @@ int main(void)
 	tcase_add_test(tc, strings_and_blocks_given_back);
 	tcase_add_test(tc, random_against_model);
 	tcase_add_test(tc, out_of_memory);
+	tcase_add_test(tc, file_store_ids);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -266,6 +266,45 @@ static void unintern(ipam_view *v, uint32_t id)
 
 /* ---- attachments ---------------------------------------------------------------------- */
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* Eight digits (little-endian load) into four bytes, 0 if any is not a
+ * lowercase hex digit. Every byte is checked against the ranges '0'-'9'
+ * and 'a'-'f' at once: with the high bit clear, c + (0x80 - lo) sets it
+ * iff c >= lo, and no byte carries into the next. */
+static int pack8(uint64_t x, uint8_t out[4])
+{
+	const uint64_t hb = 0x8080808080808080ull, ones = 0x0101010101010101ull;
+	uint64_t digit, letter, v, p;
+
+	if (x & hb)
+		return 0;
+	digit = ((x + 0x50 * ones) & ~(x + 0x46 * ones)) & hb;  /* >= '0', < ':' */
+	letter = ((x + 0x1f * ones) & ~(x + 0x19 * ones)) & hb; /* >= 'a', < 'g' */
+	if ((digit | letter) != hb)
+		return 0;
+	v = (x & 0x0f * ones) + (letter >> 7) * 9; /* each byte: its digit's value */
+	p = ((v << 4) | (v >> 8)) & 0x00ff00ff00ff00ffull; /* pairs in the even bytes */
+	p = (p | (p >> 8)) & 0x0000ffff0000ffffull;
+	p = (p | (p >> 16)) & 0xffffffffull;
+	uint32_t w = (uint32_t)p;
+	memcpy(out, &w, 4); /* little-endian: first digit pair first */
+	return 1;
+}
+
+int ipam__hex64_pack(const char *s, size_t len, uint8_t out[32])
+{
+	/* On every load and lookup of an attachment: 8 digits per step. */
+	if (len != 64)
+		return 0;
+	for (size_t i = 0; i < 8; i++) {
+		uint64_t x;
+		memcpy(&x, s + 8 * i, 8);
+		if (!pack8(x, out + 4 * i))
+			return 0;
+	}
+	return 1;
+}
+#else
 static int hexval(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
@@ -287,6 +326,7 @@ int ipam__hex64_pack(const char *s, size_t len, uint8_t out[32])
 	}
 	return 1;
 }
+#endif
 
 static const char hexdig[] = "0123456789abcdef";
 
@@ -294,14 +334,12 @@ int ipam__rec_attach_eq(const struct ipam__rec *r, const char *key, size_t key_l
 {
 	const uint8_t *a = ipam__rec_attach_raw(r);
 
+	uint8_t bin[32];
+
 	if (!(r->flags & IPAM__REC_ATTACH_HEX))
 		return r->attach_len == key_len && memcmp(a, key, key_len) == 0;
-	if (key_len != 64)
-		return 0;
-	for (size_t i = 0; i < 32; i++)
-		if (key[2 * i] != hexdig[a[i] >> 4] || key[2 * i + 1] != hexdig[a[i] & 15])
-			return 0;
-	return 1;
+	/* A packed id is lowercase hex: a key that does not pack is another. */
+	return ipam__hex64_pack(key, key_len, bin) && memcmp(a, bin, sizeof(bin)) == 0;
 }
 
 int ipam__rec_attach_same(const struct ipam__rec *a, const struct ipam__rec *b)
@@ -341,6 +379,7 @@ struct rec_src {
 	const ipam_attr *attrs;  /* public form, or */
 	const uint8_t *enc_attrs; /* the decoder's, enc_len bytes */
 	size_t enc_len;
+	const uint8_t *packed; /* the attachment already packed, or NULL: try */
 };
 
 static int fits_u32(int64_t t)
@@ -365,7 +404,9 @@ static int rec_build(ipam_view *v, struct ipam__rec **out, const struct rec_src 
 		flags |= IPAM__REC_EXPIRES;
 	if (s->suspect_since)
 		flags |= IPAM__REC_SUSPECT;
-	if (ipam__hex64_pack(s->attach, s->attach_len, hex))
+	if (s->packed)
+		memcpy(hex, s->packed, sizeof(hex));
+	if (s->packed || ipam__hex64_pack(s->attach, s->attach_len, hex))
 		flags |= IPAM__REC_ATTACH_HEX;
 	if (s->attrs) {
 		for (unsigned i = 0; i < s->nattrs; i++)
@@ -473,13 +514,14 @@ int ipam__rec_new(ipam_view *v, struct ipam__rec **out, const ipam_lease *l, uns
 		.attrs = l->attrs,
 		.enc_attrs = NULL,
 		.enc_len = 0,
+		.packed = NULL,
 	};
 
 	return rec_build(v, out, &s, pool);
 }
 
 int ipam__rec_new_ref(ipam_view *v, struct ipam__rec **out, const struct ipam__lease_ref *l,
-		      unsigned pool)
+		      unsigned pool, const uint8_t *packed)
 {
 	struct rec_src s = {
 		.addr = ipam__addr_value(&l->addr),
@@ -501,6 +543,7 @@ int ipam__rec_new_ref(ipam_view *v, struct ipam__rec **out, const struct ipam__l
 		.attrs = NULL,
 		.enc_attrs = l->attrs,
 		.enc_len = l->attrs_len,
+		.packed = packed,
 	};
 
 	return rec_build(v, out, &s, pool);

@@ -47,13 +47,21 @@ uint64_t ipam__view_hash_owner(const ipam_view *v, const char *owner, size_t len
 
 /* A container id of 64 lowercase hex digits is kept as its 32 bytes
  * (record.h) and hashed as those, with its own salt. */
+uint64_t ipam__view_hash_attach_packed(const ipam_view *v, const char *attachment, size_t len,
+				       uint8_t bin[32], int *packed)
+{
+	*packed = ipam__hex64_pack(attachment, len, bin);
+	if (*packed)
+		return ipam__hash(bin, 32, v->seed ^ 3);
+	return ipam__hash(attachment, len, v->seed ^ 2);
+}
+
 uint64_t ipam__view_hash_attach(const ipam_view *v, const char *attachment, size_t len)
 {
 	uint8_t bin[32];
+	int packed;
 
-	if (ipam__hex64_pack(attachment, len, bin))
-		return ipam__hash(bin, sizeof(bin), v->seed ^ 3);
-	return ipam__hash(attachment, len, v->seed ^ 2);
+	return ipam__view_hash_attach_packed(v, attachment, len, bin, &packed);
 }
 
 uint64_t ipam__view_owner_tag_h(const ipam_view *v, uint64_t h_owner, const char *ifname,

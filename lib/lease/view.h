@@ -167,9 +167,10 @@ static inline unsigned ipam__rec_family(const ipam_view *v, const struct ipam__r
 /* A new record from a public one (pool index given, generation as given),
  * not linked: -ENOMEM. */
 int ipam__rec_new(ipam_view *v, struct ipam__rec **out, const ipam_lease *l, unsigned pool);
-/* The same from a decoded lease. */
+/* The same from a decoded lease; packed: its attachment's 32 bytes if
+ * the caller packed it already (ipam__view_hash_attach_packed), else NULL. */
 int ipam__rec_new_ref(ipam_view *v, struct ipam__rec **out, const struct ipam__lease_ref *l,
-		      unsigned pool);
+		      unsigned pool, const uint8_t *packed);
 /* Give back a record (unlinked, or never linked). */
 void ipam__rec_free(ipam_view *v, struct ipam__rec *r);
 /* Room for about `bytes` more of records without another allocation. */
@@ -278,7 +279,9 @@ struct ipam__view_loader {
 	struct {
 		struct ipam__lease_ref ref;
 		unsigned pool;
+		int packed;
 		uint64_t h[IPAM__NLINKS];
+		uint8_t bin[32]; /* the attachment packed, if it is a container id */
 	} ent[IPAM__LOAD_RING];
 };
 void ipam__view_loader_init(struct ipam__view_loader *ld, ipam_view *v, uint64_t rev);
@@ -290,6 +293,9 @@ int ipam__view_loader_flush(struct ipam__view_loader *ld);
 uint64_t ipam__view_hash_addr(const ipam_view *v, unsigned pool, ipam__u128 addr);
 uint64_t ipam__view_hash_owner(const ipam_view *v, const char *owner, size_t len);
 uint64_t ipam__view_hash_attach(const ipam_view *v, const char *attachment, size_t len);
+/* The same, leaving the 32 bytes in bin and *packed set if it packs. */
+uint64_t ipam__view_hash_attach_packed(const ipam_view *v, const char *attachment, size_t len,
+				       uint8_t bin[32], int *packed);
 /* Link r with its three chain hashes already known. */
 void ipam__view_link_h(ipam_view *v, struct ipam__rec *r, const uint64_t h[IPAM__NLINKS]);
 /* Unlink r, its address hash known (the others are computed). */

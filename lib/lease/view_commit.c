@@ -308,7 +308,7 @@ IPAM_EXPORT int ipam_view_commit(ipam_view *v, const ipam_txn *txn, uint64_t *re
  * of every process that opens a file store (a CNI plugin: every call).
  */
 static int load_ref_h(ipam_view *v, const struct ipam__lease_ref *l, unsigned pool, uint64_t rev,
-		      const uint64_t h[IPAM__NLINKS])
+		      const uint64_t h[IPAM__NLINKS], const uint8_t *packed)
 {
 	struct ipam__pool_state *ps;
 	struct ipam__rec *r;
@@ -343,7 +343,7 @@ static int load_ref_h(ipam_view *v, const struct ipam__lease_ref *l, unsigned po
 			return ipam__fail_code(e);
 	if ((e = ipam__index_reserve(ps->idx, 2)) < 0)
 		return ipam__fail_code(e);
-	if ((e = ipam__rec_new_ref(v, &r, l, pool)) < 0)
+	if ((e = ipam__rec_new_ref(v, &r, l, pool, packed)) < 0)
 		return ipam__fail_code(e);
 	index_transition(v, ps, &l->addr, 0, r->state, r, l->updated * 1000);
 	ipam__view_link_h(v, r, h);
@@ -387,20 +387,24 @@ int ipam__view_load_ghost(ipam_view *v, const struct ipam__lease_ref *l, unsigne
 	return 0;
 }
 
+/* The chain hashes of a lease; a container id is packed once, here, for
+ * the record too. */
 static void load_hashes(const ipam_view *v, const struct ipam__lease_ref *l, unsigned pool,
-			uint64_t h[IPAM__NLINKS])
+			uint64_t h[IPAM__NLINKS], uint8_t bin[32], int *packed)
 {
 	h[IPAM__LINK_ADDR] = ipam__view_hash_addr(v, pool, ipam__addr_value(&l->addr));
 	h[IPAM__LINK_OWNER] = ipam__view_hash_owner(v, l->owner, l->owner_len);
-	h[IPAM__LINK_ATTACH] = ipam__view_hash_attach(v, l->attach, l->attach_len);
+	h[IPAM__LINK_ATTACH] = ipam__view_hash_attach_packed(v, l->attach, l->attach_len, bin, packed);
 }
 
 int ipam__view_load_ref(ipam_view *v, const struct ipam__lease_ref *l, unsigned pool, uint64_t rev)
 {
 	uint64_t h[IPAM__NLINKS];
+	uint8_t bin[32];
+	int packed;
 
-	load_hashes(v, l, pool, h);
-	return load_ref_h(v, l, pool, rev, h);
+	load_hashes(v, l, pool, h, bin, &packed);
+	return load_ref_h(v, l, pool, rev, h, packed ? bin : NULL);
 }
 
 void ipam__view_loader_init(struct ipam__view_loader *ld, ipam_view *v, uint64_t rev)
@@ -416,7 +420,8 @@ static int loader_pop(struct ipam__view_loader *ld)
 
 	ld->head = (ld->head + 1) % IPAM__LOAD_RING;
 	ld->n--;
-	return load_ref_h(ld->v, &ld->ent[i].ref, ld->ent[i].pool, ld->rev, ld->ent[i].h);
+	return load_ref_h(ld->v, &ld->ent[i].ref, ld->ent[i].pool, ld->rev, ld->ent[i].h,
+			  ld->ent[i].packed ? ld->ent[i].bin : NULL);
 }
 
 int ipam__view_loader_add(struct ipam__view_loader *ld, const struct ipam__lease_ref *l,
@@ -431,7 +436,7 @@ int ipam__view_loader_add(struct ipam__view_loader *ld, const struct ipam__lease
 	i = (ld->head + ld->n++) % IPAM__LOAD_RING;
 	ld->ent[i].ref = *l;
 	ld->ent[i].pool = pool;
-	load_hashes(v, l, pool, ld->ent[i].h);
+	load_hashes(v, l, pool, ld->ent[i].h, ld->ent[i].bin, &ld->ent[i].packed);
 	/* The buckets this record will be linked into (a table may grow
 	 * before then: a prefetch of the old place is merely wasted). */
 	for (int k = 0; k < IPAM__NLINKS; k++)
