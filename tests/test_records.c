@@ -395,86 +395,196 @@ END_TEST
 
 static long budget = -1;
 
+/* An allocator that fails from the budget-th allocation on, and keeps each
+ * block's size in front of it to check every size it is told back. */
 static void *f_alloc(size_t size, void *ud)
 {
+	size_t *p;
+
 	(void)ud;
 	if (budget == 0)
 		return NULL;
 	if (budget > 0)
 		budget--;
-	return malloc(size);
-}
-
-static void *f_resize(void *p, size_t o, size_t n, void *ud)
-{
-	(void)ud;
-	(void)o;
-	if (budget == 0)
+	if (!(p = malloc(size + 16)))
 		return NULL;
-	if (budget > 0)
-		budget--;
-	return realloc(p, n);
+	p[0] = size;
+	return p + 2;
 }
 
-static void f_release(void *p, size_t size, void *ud)
+static void f_release(void *q, size_t size, void *ud)
 {
+	size_t *p = (size_t *)q - 2;
+
 	(void)ud;
-	(void)size;
+	if (!q)
+		return;
+	if (p[0] != size) {
+		fprintf(stderr, "released %zu bytes as %zu\n", p[0], size);
+		abort();
+	}
 	free(p);
 }
 
-/* Puts that need a new heap chunk, a longer chunk table, more interned
- * strings and more string buckets, with the n-th allocation failing: the
- * failed put leaves nothing behind, and every put after it works. */
+static void *f_resize(void *q, size_t o, size_t n, void *ud)
+{
+	size_t *p = (size_t *)q - 2;
+
+	if (!q)
+		return f_alloc(n, ud);
+	if (p[0] != o) {
+		fprintf(stderr, "resized %zu bytes as %zu\n", p[0], o);
+		abort();
+	}
+	if (budget == 0)
+		return NULL;
+	if (budget > 0)
+		budget--;
+	if (!(p = realloc(p, n + 16)))
+		return NULL;
+	p[0] = n;
+	return p + 2;
+}
+
+static void oom_lease(ipam_lease *l, unsigned i)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "10.0.%u.%u", i / 250, i % 250 + 1);
+	base_lease(l, buf);
+	/* Records of several sizes, so freed blocks and chunk rests of
+	 * every size are taken again. */
+	snprintf(l->owner, sizeof(l->owner), "namespace-%u/pod-%u-%.*s", i % 7, i, (int)(i * 7 % 29),
+		 "abcdefghijklmnopqrstuvwxyz0123");
+	snprintf(l->node, sizeof(l->node), "worker-%u", i % 40); /* > 8 and 16 strings */
+}
+
+/* Puts and deletes that need the view itself, new heap chunks, a longer
+ * chunk table, more interned strings and string buckets, with the n-th
+ * allocation failing, for every n until none fails: a failed call leaves
+ * nothing behind (every record as the model says, verify passes), the same
+ * call works once memory is back, every size given back is the size
+ * allocated, and at the end every block and string is returned. */
 START_TEST(out_of_memory)
 {
 	static const ipam_allocator fa = { f_alloc, f_resize, f_release, NULL };
-	const unsigned nputs = 2600; /* > 1 chunk of ~128-byte records: 2048 */
+	static ipam_lease model[2600];
+	static int present[2600];
+	const unsigned nputs = 2600; /* > one chunk of these records (~2000) */
 	long failures = 0;
 
 	teardown(); /* the fixture's view was made with the default allocator */
 	for (long n = 0;; n++) {
-		ipam_lease l;
-		char buf[32];
-		int failed_at = -1;
+		int failed = 0, e;
 
 		ck_assert_int_eq(ipam_set_allocator(&fa), 0);
-		setup();
+		budget = -1;
+		{
+			ipam_pool *p4 = NULL;
+			ck_assert_int_eq(ipam_pool_new_str(&p4, "v4", "10.0.0.0/16"), 0);
+			ck_assert_int_eq(ipam_poolset_new(&set, "net"), 0);
+			ck_assert_int_eq(ipam_poolset_add(set, p4), 0);
+		}
 		budget = n;
+		if ((e = ipam_view_new(&view, set)) < 0) {
+			ck_assert_int_eq(e, -ENOMEM);
+			ipam_poolset_free(set);
+			ipam_set_allocator(NULL);
+			failures++;
+			continue;
+		}
+		rev = 0;
+		memset(present, 0, sizeof(present));
 		for (unsigned i = 0; i < nputs; i++) {
-			snprintf(buf, sizeof(buf), "10.0.%u.%u", i / 250, i % 250 + 1);
-			base_lease(&l, buf);
-			snprintf(l.owner, sizeof(l.owner), "namespace-%u/pod-%u", i % 7, i);
-			snprintf(l.node, sizeof(l.node), "worker-%u", i % 40); /* > 8 and 16 strings */
-			int e = put(&l);
-			if (e == -ENOMEM && failed_at < 0) {
-				failed_at = (int)i;
-				ck_assert_ptr_null(ipam__view_find_addr(view, 0, ipam__addr_value(&l.addr)));
+			unsigned victim = i * 7919 % (i + 1); /* some earlier lease */
+			if (i % 3 == 2 && present[victim]) {
+				e = del(&model[victim].addr);
+				if (e == -ENOMEM) {
+					failed = 1;
+					expect_record(&model[victim]);
+					budget = -1;
+					e = del(&model[victim].addr);
+				}
+				ck_assert_msg(e == 0, "N=%ld delete %u: %s", n, victim, ipam_strerror(e));
+				present[victim] = 0;
+			}
+			oom_lease(&model[i], i);
+			e = put(&model[i]);
+			if (e == -ENOMEM) {
+				failed = 1;
+				ck_assert_ptr_null(
+					ipam__view_find_addr(view, 0, ipam__addr_value(&model[i].addr)));
 				ck_assert_int_eq(ipam__view_verify(view), 0);
 				budget = -1;
-				ck_assert_int_eq(put(&l), 0); /* room again: it works */
-			} else {
-				ck_assert_msg(e == 0, "N=%ld put %u: %s", n, i, ipam_strerror(e));
+				e = put(&model[i]); /* memory back: it works */
 			}
+			ck_assert_msg(e == 0, "N=%ld put %u: %s", n, i, ipam_strerror(e));
+			present[i] = 1;
 		}
 		budget = -1;
-		ck_assert_uint_eq(view->heap.live, nputs);
-		ck_assert_uint_eq(live_strings(), 41);
+		for (unsigned i = 0; i < nputs; i++)
+			if (present[i])
+				expect_record(&model[i]);
 		ck_assert_int_eq(ipam__view_verify(view), 0);
-		for (unsigned i = 0; i < nputs; i++) { /* no reference left behind */
-			snprintf(buf, sizeof(buf), "10.0.%u.%u", i / 250, i % 250 + 1);
-			ck_assert_int_eq(ipam_addr_parse(buf, &l.addr), 0);
-			ck_assert_int_eq(del(&l.addr), 0);
-		}
+		for (unsigned i = 0; i < nputs; i++)
+			if (present[i])
+				ck_assert_int_eq(del(&model[i].addr), 0);
+		ck_assert_uint_eq(view->heap.live, 0);
 		ck_assert_uint_eq(live_strings(), 0);
 		teardown();
 		ipam_set_allocator(NULL);
-		if (failed_at < 0)
-			break; /* the budget outlasted every put */
+		if (!failed)
+			break; /* the budget outlasted every call */
 		failures++;
 	}
 	ck_assert_int_gt(failures, 10);
 	printf("records out of memory: %ld allocation points failed cleanly\n", failures);
+	setup();
+}
+END_TEST
+
+/* The rest of a full chunk goes to the free list once, even when the
+ * chunk after it cannot be had and the same record is tried again. */
+START_TEST(chunk_rest_given_once)
+{
+	static const ipam_allocator fa = { f_alloc, f_resize, f_release, NULL };
+	ipam_lease l, a, b;
+	char buf[32];
+	unsigned i = 0;
+
+	teardown();
+	ck_assert_int_eq(ipam_set_allocator(&fa), 0);
+	budget = -1;
+	setup();
+	/* 16-unit records until the first chunk has 15 units left. */
+	for (;; i++) {
+		snprintf(buf, sizeof(buf), "10.0.%u.%u", i / 250, i % 250 + 1);
+		base_lease(&l, buf);
+		snprintf(l.owner, sizeof(l.owner), "o%05u-%s", i, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+		l.owner[39] = '\0'; /* 56 + 40 + 32 = 128 bytes */
+		ck_assert_int_eq(put(&l), 0);
+		if (view->heap.nchunks == 1 && (1u << IPAM__HEAP_UNIT_BITS) - view->heap.used < 16)
+			break;
+	}
+	ck_assert_uint_eq((1u << IPAM__HEAP_UNIT_BITS) - view->heap.used, 15);
+	base_lease(&l, "10.0.200.1");
+	snprintf(l.owner, sizeof(l.owner), "%s", "pppppppppppppppppppppppppppppppppppppp");
+	budget = 0;
+	ck_assert_int_eq(put(&l), -ENOMEM); /* no second chunk */
+	budget = -1;
+	ck_assert_int_eq(put(&l), 0);
+	/* Two 15-unit records: one may take the rest, not both. */
+	base_lease(&a, "10.0.201.1");
+	snprintf(a.owner, sizeof(a.owner), "%s", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	base_lease(&b, "10.0.201.2");
+	snprintf(b.owner, sizeof(b.owner), "%s", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+	ck_assert_int_eq(put(&a), 0);
+	ck_assert_int_eq(put(&b), 0);
+	expect_record(&a);
+	expect_record(&b);
+	ck_assert_int_eq(ipam__view_verify(view), 0);
+	teardown();
+	ipam_set_allocator(NULL);
 	setup();
 }
 END_TEST
@@ -629,6 +739,7 @@ int main(void)
 	tcase_add_test(tc, strings_and_blocks_given_back);
 	tcase_add_test(tc, random_against_model);
 	tcase_add_test(tc, out_of_memory);
+	tcase_add_test(tc, chunk_rest_given_once);
 	tcase_add_test(tc, file_store_ids);
 	suite_add_tcase(s, tc);
 	return tu_run(s);

@@ -20,12 +20,14 @@ int ipam__heap_init(ipam_view *v)
 {
 	memset(&v->heap, 0, sizeof(v->heap));
 	memset(&v->strs, 0, sizeof(v->strs));
-	v->strs.e = ipam__calloc(8, sizeof(*v->strs.e));
-	v->strs.b = ipam__calloc(16, sizeof(*v->strs.b));
-	if (!v->strs.e || !v->strs.b)
+	/* Each size recorded with its allocation: ipam__heap_fini() gives
+	 * back what a failed init got, with the right size. */
+	if (!(v->strs.e = ipam__calloc(8, sizeof(*v->strs.e))))
 		return -ENOMEM;
 	v->strs.cap = 8;
 	v->strs.n = 1; /* id 0: "" */
+	if (!(v->strs.b = ipam__calloc(16, sizeof(*v->strs.b))))
+		return -ENOMEM;
 	v->strs.nb = 16;
 	return 0;
 }
@@ -120,7 +122,9 @@ static struct ipam__rec *block_alloc(ipam_view *v, unsigned units)
 		}
 	}
 	if (!h->nchunks || h->used + units > UNITS_PER_CHUNK) {
-		/* The rest of the last chunk becomes a free block. */
+		/* The rest of the last chunk becomes a free block, and the
+		 * chunk counts as full at once: if no new chunk can be had,
+		 * the next try must not give the same rest away again. */
 		if (h->nchunks && UNITS_PER_CHUNK - h->used >= sizeof(struct ipam__rec) / 8) {
 			unsigned left = UNITS_PER_CHUNK - h->used;
 			id = rid_of(h->nchunks - 1, h->used);
@@ -128,6 +132,7 @@ static struct ipam__rec *block_alloc(ipam_view *v, unsigned units)
 				left = 255;
 			block_free(v, ipam__rec_block(v, id), id, left);
 		}
+		h->used = UNITS_PER_CHUNK;
 		if (chunk_add(h) < 0)
 			return NULL;
 	}

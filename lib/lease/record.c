@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Lease records: conversion between the public ipam_lease (fixed arrays,
- * easy to copy out) and the compact record the view keeps (one allocation,
- * strings packed). A view holds one compact record per leased address, so
- * its size is most of the memory cost of a lease.
+ * The public lease record (ipam_lease: fixed arrays, easy to copy out):
+ * its checks, copies and the decoder's form of it. The compact record a
+ * view keeps, and the conversions to and from it, are in lease/heap.c.
  */
 #include <stddef.h>
 #include <stdint.h>

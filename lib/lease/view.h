@@ -173,7 +173,8 @@ int ipam__rec_new_ref(ipam_view *v, struct ipam__rec **out, const struct ipam__l
 		      unsigned pool, const uint8_t *packed);
 /* Give back a record (unlinked, or never linked). */
 void ipam__rec_free(ipam_view *v, struct ipam__rec *r);
-/* Room for about `bytes` more of records without another allocation. */
+/* Room in the chunk table for about `bytes` more of records, so a large
+ * load does not grow it step by step (the chunks come as they fill). */
 int ipam__heap_reserve(ipam_view *v, size_t bytes);
 /* Free every record and interned string: the view holds none. */
 void ipam__heap_clear(ipam_view *v);

@@ -532,7 +532,7 @@ static int load_all(struct filestore *fs, struct fset *s)
 				   IPAM__FF_SNAPSHOT, &(struct ipam__ff_handler){ 0 }, &res);
 		if (r == 0) {
 			lc.snap_rev = res.header_revision;
-			/* Size the chains and the record heap once. */
+			/* Size the chains and the heap's chunk table once. */
 			uint64_t n = snap_count_hint(img.p, img.len);
 			ipam__view_loader_init(&ld, s->view, lc.snap_rev);
 			ipam_view_lock(s->view);
