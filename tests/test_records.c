@@ -239,6 +239,57 @@ START_TEST(packed_id_is_not_its_uppercase)
 }
 END_TEST
 
+/* The packer against a digit-by-digit reference: every byte value at every
+ * position of a valid id, and random ids with a few digits changed. */
+static int ref_pack(const char *s, uint8_t out[32])
+{
+	for (int i = 0; i < 64; i++) {
+		const char *d = strchr("0123456789abcdef", s[i]);
+		if (!s[i] || !d)
+			return 0;
+		if (i % 2)
+			out[i / 2] = (uint8_t)(out[i / 2] | (d - "0123456789abcdef"));
+		else
+			out[i / 2] = (uint8_t)((d - "0123456789abcdef") << 4);
+	}
+	return 1;
+}
+
+START_TEST(hex_pack_matches_reference)
+{
+	char id[65];
+	uint8_t want[32], got[32];
+	uint64_t seed = tu_seed("hex pack");
+
+	for (int i = 0; i < 64; i++)
+		id[i] = "0123456789abcdef"[i % 16];
+	id[64] = '\0';
+	for (int pos = 0; pos < 64; pos++) {
+		for (int c = 1; c < 256; c++) {
+			char t[65];
+			memcpy(t, id, sizeof(t));
+			t[pos] = (char)c;
+			int r = ref_pack(t, want);
+			ck_assert_int_eq(ipam__hex64_pack(t, 64, got), r);
+			if (r)
+				ck_assert_mem_eq(got, want, 32);
+		}
+	}
+	for (long k = 0; k < 200000; k++) {
+		for (int i = 0; i < 64; i++)
+			id[i] = "0123456789abcdef"[tu_splitmix(&seed) % 16];
+		for (int j = (int)(tu_splitmix(&seed) % 3); j > 0; j--)
+			id[tu_splitmix(&seed) % 64] = (char)(tu_splitmix(&seed) % 256);
+		int r = ref_pack(id, want);
+		ck_assert_int_eq(ipam__hex64_pack(id, 64, got), r);
+		if (r)
+			ck_assert_mem_eq(got, want, 32);
+	}
+	ck_assert_int_eq(ipam__hex64_pack(id, 63, got), 0);
+	ck_assert_int_eq(ipam__hex64_pack(id, 65, got), 0);
+}
+END_TEST
+
 static size_t live_strings(void)
 {
 	return view->strs.count;
@@ -470,7 +521,7 @@ START_TEST(out_of_memory)
 	static const ipam_allocator fa = { f_alloc, f_resize, f_release, NULL };
 	static ipam_lease model[2600];
 	static int present[2600];
-	const unsigned nputs = 2600; /* > one chunk of these records (~2000) */
+	const unsigned nputs = 2600; /* several chunks of these records (~500 each) */
 	long failures = 0;
 
 	teardown(); /* the fixture's view was made with the default allocator */
@@ -736,6 +787,7 @@ int main(void)
 	tcase_add_test(tc, edge_fields_round_trip);
 	tcase_add_test(tc, longest_fields_round_trip);
 	tcase_add_test(tc, packed_id_is_not_its_uppercase);
+	tcase_add_test(tc, hex_pack_matches_reference);
 	tcase_add_test(tc, strings_and_blocks_given_back);
 	tcase_add_test(tc, random_against_model);
 	tcase_add_test(tc, out_of_memory);
