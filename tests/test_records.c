@@ -47,16 +47,20 @@ static unsigned pool_of(const ipam_lease *l)
 	return l->addr.family == IPAM_AF_INET ? 0 : 1;
 }
 
-static int put(const ipam_lease *l)
+/* One op in its own change set, applied at the next revision. */
+static int apply_one(ipam_op_kind kind, const ipam_lease *l)
 {
 	ipam_op op;
 	ipam_txn txn;
 
 	memset(&op, 0, sizeof(op));
 	memset(&txn, 0, sizeof(txn));
-	op.kind = IPAM_OP_PUT;
+	op.kind = kind;
 	op.pool = pool_of(l);
-	op.lease = *l;
+	if (kind == IPAM_OP_PUT)
+		op.lease = *l;
+	else
+		op.lease.addr = l->addr; /* a deletion names its address */
 	op.flags = IPAM_OP_F_KEEP_GENERATION;
 	txn.ops = &op;
 	txn.nops = 1;
@@ -64,20 +68,17 @@ static int put(const ipam_lease *l)
 	return ipam_view_apply(view, &txn, ++rev);
 }
 
+static int put(const ipam_lease *l)
+{
+	return apply_one(IPAM_OP_PUT, l);
+}
+
 static int del(const ipam_addr *a)
 {
-	ipam_op op;
-	ipam_txn txn;
+	ipam_lease l;
 
-	memset(&op, 0, sizeof(op));
-	memset(&txn, 0, sizeof(txn));
-	op.kind = IPAM_OP_DELETE;
-	op.pool = a->family == IPAM_AF_INET ? 0 : 1;
-	op.lease.addr = *a;
-	txn.ops = &op;
-	txn.nops = 1;
-	txn.now_ms = 1700000000000;
-	return ipam_view_apply(view, &txn, ++rev);
+	l.addr = *a;
+	return apply_one(IPAM_OP_DELETE, &l);
 }
 
 static void base_lease(ipam_lease *l, const char *addr)
@@ -465,11 +466,12 @@ static void *f_alloc(size_t size, void *ud)
 
 static void f_release(void *q, size_t size, void *ud)
 {
-	size_t *p = (size_t *)q - 2;
+	size_t *p;
 
 	(void)ud;
 	if (!q)
 		return;
+	p = (size_t *)q - 2;
 	if (p[0] != size) {
 		fprintf(stderr, "released %zu bytes as %zu\n", p[0], size);
 		abort();
@@ -479,10 +481,11 @@ static void f_release(void *q, size_t size, void *ud)
 
 static void *f_resize(void *q, size_t o, size_t n, void *ud)
 {
-	size_t *p = (size_t *)q - 2;
+	size_t *p;
 
 	if (!q)
 		return f_alloc(n, ud);
+	p = (size_t *)q - 2;
 	if (p[0] != o) {
 		fprintf(stderr, "resized %zu bytes as %zu\n", p[0], o);
 		abort();
