@@ -272,6 +272,14 @@ int main(int argc, char **argv)
 			printf("raw index %.1f ns per allocate+release (%ld iterations)\n", index_99(), n);
 		return 0;
 	}
+	/* "threads": section 2 alone. */
+	if (argc > 1 && strcmp(argv[1], "threads") == 0) {
+		for (int t = 1; t <= 4; t *= 2) {
+			threads_run(t, 0);
+			threads_run(t, 1);
+		}
+		return 0;
+	}
 	printf("libipam %s, allocator %s\n", ipam_version(), ipam_default_allocator_name());
 	printf("1. allocate+release, one thread, /16 at 99 %% use (median of 5):\n");
 	for (int i = 0; i < 5; i++) {

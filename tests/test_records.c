@@ -643,6 +643,37 @@ START_TEST(chunk_rest_given_once)
 }
 END_TEST
 
+/* Node names that come and go (a new one per lease, 50 leases at a time):
+ * the table holds what the records use, not every name seen. */
+START_TEST(strings_do_not_pile_up)
+{
+	ipam_lease l;
+	char buf[32];
+	uint32_t most = 0;
+
+	for (unsigned i = 0; i < 20000; i++) {
+		snprintf(buf, sizeof(buf), "10.0.%u.%u", i % 50 / 25, i % 25 + 1);
+		base_lease(&l, buf);
+		snprintf(l.owner, sizeof(l.owner), "ns/pod-%u", i);
+		snprintf(l.node, sizeof(l.node), "node-%u", i);
+		ck_assert_int_eq(put(&l), 0); /* replaces the lease at that address */
+		if (view->strs.n > most)
+			most = view->strs.n;
+	}
+	ck_assert_uint_eq(view->heap.live, 50);
+	ck_assert_uint_le(most, 53); /* "", "eth0", 50 nodes, the one coming in */
+	ck_assert_uint_eq(live_strings(), 51);
+	ck_assert_int_eq(ipam__view_verify(view), 0);
+	for (unsigned i = 19950; i < 20000; i++) {
+		snprintf(buf, sizeof(buf), "10.0.%u.%u", i % 50 / 25, i % 25 + 1);
+		base_lease(&l, buf);
+		snprintf(l.owner, sizeof(l.owner), "ns/pod-%u", i);
+		snprintf(l.node, sizeof(l.node), "node-%u", i);
+		expect_record(&l);
+	}
+}
+END_TEST
+
 /* ---- random run against a model ---------------------------------------------------- */
 
 #define NADDR 300 /* 150 per pool */
@@ -792,6 +823,7 @@ int main(void)
 	tcase_add_test(tc, packed_id_is_not_its_uppercase);
 	tcase_add_test(tc, hex_pack_matches_reference);
 	tcase_add_test(tc, strings_and_blocks_given_back);
+	tcase_add_test(tc, strings_do_not_pile_up);
 	tcase_add_test(tc, random_against_model);
 	tcase_add_test(tc, out_of_memory);
 	tcase_add_test(tc, chunk_rest_given_once);
