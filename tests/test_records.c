@@ -524,7 +524,7 @@ START_TEST(out_of_memory)
 	static const ipam_allocator fa = { f_alloc, f_resize, f_release, NULL };
 	static ipam_lease model[2600];
 	static int present[2600];
-	const unsigned nputs = 2600; /* several chunks of these records (~500 each) */
+	const unsigned nputs = 2600; /* more than a chunk of these records (~2000) */
 	long failures = 0;
 
 	teardown(); /* the fixture's view was made with the default allocator */

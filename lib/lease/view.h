@@ -57,7 +57,7 @@ struct ipam__pool_state {
  * under the view's write lock; readers turn ids into records under the
  * read lock.
  */
-#define IPAM__HEAP_UNIT_BITS 13 /* 8192 units of 8 bytes: 64 KiB chunks */
+#define IPAM__HEAP_UNIT_BITS 15 /* 32768 units of 8 bytes: 256 KiB chunks */
 #define IPAM__HEAP_CHUNK ((size_t)8 << IPAM__HEAP_UNIT_BITS)
 #define IPAM__HEAP_MAX_CHUNKS ((size_t)1 << (32 - IPAM__HEAP_UNIT_BITS))
 struct ipam__heap {
