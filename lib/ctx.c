@@ -343,15 +343,6 @@ int ipam__cond_owner_gen(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view
 	return 0;
 }
 
-int ipam__cond_owner(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view *v, unsigned pool,
-		     const char *owner, const char *ifname)
-{
-	const struct ipam__rec *r =
-		ctx->opt.coarse ? NULL : ipam__view_find_bound(v, pool, owner, ifname);
-
-	return ipam__cond_owner_gen(ctx, tb, v, pool, owner, ifname, r ? r->generation : 0);
-}
-
 static uint64_t next_random(ipam_ctx *ctx)
 {
 	uint64_t z = atomic_fetch_add(&ctx->rng, 0x9e3779b97f4a7c15ull) + 0x9e3779b97f4a7c15ull;

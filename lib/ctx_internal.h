@@ -184,11 +184,9 @@ int ipam__need_whole_view(const struct ipam__set_entry *e);
 /* Add an ADDR (or, coarse, POOL) precondition on the record at addr. */
 int ipam__cond_addr(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view *v, unsigned pool,
 		    const ipam_addr *addr);
-/* Add an OWNER (or POOL) precondition on (pool, owner, ifname). */
-int ipam__cond_owner(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view *v, unsigned pool,
-		     const char *owner, const char *ifname);
 /* The same with the generation the decider already found (0: none), so
- * the record is not looked up twice. */
+ * the record is not looked up twice; and an OWNER (or POOL) precondition
+ * on (pool, owner, ifname). */
 int ipam__cond_addr_gen(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view *v, unsigned pool,
 			const ipam_addr *addr, uint64_t generation);
 int ipam__cond_owner_gen(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view *v, unsigned pool,

@@ -72,20 +72,32 @@ size_t ipam__heap_bytes(const ipam_view *v)
 	       v->strs.cap * sizeof(*v->strs.e) + v->strs.nb * sizeof(*v->strs.b);
 }
 
+/* Room in the chunk table for `more` chunks (growing it at least twofold). */
+static int table_room(struct ipam__heap *h, size_t more)
+{
+	size_t need = h->nchunks + more, ncap = h->cap ? 2 * (size_t)h->cap : 4;
+	char **nc;
+
+	if (need > IPAM__HEAP_MAX_CHUNKS)
+		return -ENOMEM;
+	if (need <= h->cap)
+		return 0;
+	if (ncap < need)
+		ncap = need;
+	nc = ipam__resize(h->chunks, h->cap * sizeof(*nc), ncap * sizeof(*nc));
+	if (!nc)
+		return -ENOMEM;
+	h->chunks = nc;
+	h->cap = (uint32_t)ncap;
+	return 0;
+}
+
 static int chunk_add(struct ipam__heap *h)
 {
 	char *c;
 
-	if (h->nchunks == IPAM__HEAP_MAX_CHUNKS)
+	if (table_room(h, 1) < 0)
 		return -ENOMEM;
-	if (h->nchunks == h->cap) {
-		uint32_t ncap = h->cap ? 2 * h->cap : 4;
-		char **nc = ipam__resize(h->chunks, h->cap * sizeof(*nc), ncap * sizeof(*nc));
-		if (!nc)
-			return -ENOMEM;
-		h->chunks = nc;
-		h->cap = ncap;
-	}
 	c = ipam__alloc(IPAM__HEAP_CHUNK);
 	if (!c)
 		return -ENOMEM;
@@ -116,10 +128,8 @@ static struct ipam__rec *block_alloc(ipam_view *v, unsigned units)
 
 	for (unsigned u = units; u <= units + SLACK_UNITS && u < 256; u++) {
 		if ((id = h->free_head[u]) != 0) {
-			b = ipam__rec_block(v, id);
+			b = ipam__rec_block(v, id); /* units and self kept by block_free() */
 			h->free_head[u] = b->next[0];
-			b->units = (uint8_t)u;
-			b->self = id;
 			h->live++;
 			return b;
 		}
@@ -128,12 +138,10 @@ static struct ipam__rec *block_alloc(ipam_view *v, unsigned units)
 		/* The rest of the last chunk becomes a free block, and the
 		 * chunk counts as full at once: if no new chunk can be had,
 		 * the next try must not give the same rest away again. */
+		/* (The rest is smaller than `units`, so it fits a size class.) */
 		if (h->nchunks && UNITS_PER_CHUNK - h->used >= sizeof(struct ipam__rec) / 8) {
-			unsigned left = UNITS_PER_CHUNK - h->used;
 			id = rid_of(h->nchunks - 1, h->used);
-			if (left > 255)
-				left = 255;
-			block_free(v, ipam__rec_block(v, id), id, left);
+			block_free(v, ipam__rec_block(v, id), id, UNITS_PER_CHUNK - h->used);
 		}
 		h->used = UNITS_PER_CHUNK;
 		if (chunk_add(h) < 0)
@@ -154,17 +162,7 @@ int ipam__heap_reserve(ipam_view *v, size_t bytes)
 	size_t have = h->nchunks ? (size_t)(UNITS_PER_CHUNK - h->used) * 8 : 0;
 	size_t need = bytes > have ? (bytes - have + IPAM__HEAP_CHUNK - 1) / IPAM__HEAP_CHUNK : 0;
 
-	if (h->nchunks + need > IPAM__HEAP_MAX_CHUNKS)
-		return -ENOMEM;
-	if (h->nchunks + need > h->cap) {
-		uint32_t ncap = (uint32_t)(h->nchunks + need);
-		char **nc = ipam__resize(h->chunks, h->cap * sizeof(*nc), ncap * sizeof(*nc));
-		if (!nc)
-			return -ENOMEM;
-		h->chunks = nc;
-		h->cap = ncap;
-	}
-	return 0;
+	return table_room(h, need);
 }
 
 /* ---- interned strings ---------------------------------------------------------------- */
@@ -297,51 +295,8 @@ static int pack16(const char *s, uint8_t out[8])
 	return 1;
 }
 
-int ipam__hex64_pack(const char *s, size_t len, uint8_t out[32])
-{
-	/* On every load and lookup of an attachment: 16 digits per step. */
-	return len == 64 && pack16(s, out) && pack16(s + 16, out + 8) && pack16(s + 32, out + 16) &&
-	       pack16(s + 48, out + 24);
-}
-#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-/* Eight digits (little-endian load) into four bytes, 0 if any is not a
- * lowercase hex digit. Every byte is checked against the ranges '0'-'9'
- * and 'a'-'f' at once: with the high bit clear, c + (0x80 - lo) sets it
- * iff c >= lo, and no byte carries into the next. */
-static int pack8(uint64_t x, uint8_t out[4])
-{
-	const uint64_t hb = 0x8080808080808080ull, ones = 0x0101010101010101ull;
-	uint64_t digit, letter, v, p;
+#endif
 
-	if (x & hb)
-		return 0;
-	digit = ((x + 0x50 * ones) & ~(x + 0x46 * ones)) & hb;  /* >= '0', < ':' */
-	letter = ((x + 0x1f * ones) & ~(x + 0x19 * ones)) & hb; /* >= 'a', < 'g' */
-	if ((digit | letter) != hb)
-		return 0;
-	v = (x & 0x0f * ones) + (letter >> 7) * 9; /* each byte: its digit's value */
-	p = ((v << 4) | (v >> 8)) & 0x00ff00ff00ff00ffull; /* pairs in the even bytes */
-	p = (p | (p >> 8)) & 0x0000ffff0000ffffull;
-	p = (p | (p >> 16)) & 0xffffffffull;
-	uint32_t w = (uint32_t)p;
-	memcpy(out, &w, 4); /* little-endian: first digit pair first */
-	return 1;
-}
-
-int ipam__hex64_pack(const char *s, size_t len, uint8_t out[32])
-{
-	/* On every load and lookup of an attachment: 8 digits per step. */
-	if (len != 64)
-		return 0;
-	for (size_t i = 0; i < 8; i++) {
-		uint64_t x;
-		memcpy(&x, s + 8 * i, 8);
-		if (!pack8(x, out + 4 * i))
-			return 0;
-	}
-	return 1;
-}
-#else
 static int hexval(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
@@ -351,7 +306,7 @@ static int hexval(unsigned char c)
 	return -1;
 }
 
-int ipam__hex64_pack(const char *s, size_t len, uint8_t out[32])
+int ipam__hex64_pack_digits(const char *s, size_t len, uint8_t out[32])
 {
 	if (len != 64)
 		return 0;
@@ -363,14 +318,23 @@ int ipam__hex64_pack(const char *s, size_t len, uint8_t out[32])
 	}
 	return 1;
 }
+
+int ipam__hex64_pack(const char *s, size_t len, uint8_t out[32])
+{
+#if defined(__SSE2__)
+	/* On every load and lookup of an attachment: 16 digits per step. */
+	return len == 64 && pack16(s, out) && pack16(s + 16, out + 8) && pack16(s + 32, out + 16) &&
+	       pack16(s + 48, out + 24);
+#else
+	return ipam__hex64_pack_digits(s, len, out);
 #endif
+}
 
 static const char hexdig[] = "0123456789abcdef";
 
 int ipam__rec_attach_eq(const struct ipam__rec *r, const char *key, size_t key_len)
 {
 	const uint8_t *a = ipam__rec_attach_raw(r);
-
 	uint8_t bin[32];
 
 	if (!(r->flags & IPAM__REC_ATTACH_HEX))

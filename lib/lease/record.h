@@ -132,8 +132,11 @@ int ipam__rec_attach_same(const struct ipam__rec *a, const struct ipam__rec *b);
 /* The attachment's text, NUL-terminated, into buf
  * (IPAM_ATTACHMENT_MAX + 1 bytes); returns buf. */
 char *ipam__rec_attach_text(const struct ipam__rec *r, char *buf);
-/* If s (len bytes) is 64 lowercase hex digits: its 32 bytes into out, 1. */
+/* If s (len bytes) is 64 lowercase hex digits: its 32 bytes into out, 1.
+ * With SSE2 16 digits a step; ipam__hex64_pack_digits() is the digit by
+ * digit form every other host uses (and the tests compare). */
 int ipam__hex64_pack(const char *s, size_t len, uint8_t out[32]);
+int ipam__hex64_pack_digits(const char *s, size_t len, uint8_t out[32]);
 
 /* 1 for states that hold the address for their owner (bound, suspect). */
 static inline int ipam__state_is_bound(unsigned s)

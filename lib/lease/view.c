@@ -73,12 +73,6 @@ uint64_t ipam__view_owner_tag_h(const ipam_view *v, uint64_t h_owner, const char
 	return h ? h : 1; /* 0 is "anonymous" to the index */
 }
 
-uint64_t ipam__view_owner_tag(const ipam_view *v, const char *owner, const char *ifname)
-{
-	return ipam__view_owner_tag_h(v, ipam__view_hash_owner(v, owner, strlen(owner)), ifname,
-				      strlen(ifname));
-}
-
 uint64_t ipam__view_rec_hash(const ipam_view *v, const struct ipam__rec *r, int link)
 {
 	switch (link) {
@@ -147,11 +141,6 @@ static void chain_link_h(ipam_view *v, int link, struct ipam__rec *r, uint64_t h
 	t->count++;
 }
 
-static void chain_link(ipam_view *v, int link, struct ipam__rec *r)
-{
-	chain_link_h(v, link, r, ipam__view_rec_hash(v, r, link));
-}
-
 static void chain_unlink_h(ipam_view *v, int link, struct ipam__rec *r, uint64_t hash)
 {
 	struct ipam__chains *t = &v->tab[link];
@@ -167,12 +156,6 @@ static void chain_unlink_h(ipam_view *v, int link, struct ipam__rec *r, uint64_t
 	}
 }
 
-void ipam__view_link(ipam_view *v, struct ipam__rec *r)
-{
-	for (int k = 0; k < IPAM__NLINKS; k++)
-		chain_link(v, k, r);
-}
-
 void ipam__view_link_h(ipam_view *v, struct ipam__rec *r, const uint64_t h[IPAM__NLINKS])
 {
 	for (int k = 0; k < IPAM__NLINKS; k++)
@@ -184,11 +167,6 @@ void ipam__view_unlink_h(ipam_view *v, struct ipam__rec *r, uint64_t h_addr)
 	chain_unlink_h(v, IPAM__LINK_ADDR, r, h_addr);
 	for (int k = IPAM__LINK_ADDR + 1; k < IPAM__NLINKS; k++)
 		chain_unlink_h(v, k, r, ipam__view_rec_hash(v, r, k));
-}
-
-void ipam__view_unlink(ipam_view *v, struct ipam__rec *r)
-{
-	ipam__view_unlink_h(v, r, ipam__view_rec_hash(v, r, IPAM__LINK_ADDR));
 }
 
 int ipam__view_presize(ipam_view *v, size_t nrecs, size_t bytes)
@@ -255,13 +233,7 @@ int ipam__view_ghost(const ipam_view *v, unsigned pool, ipam__u128 addr)
 
 struct ipam__rec *ipam__view_find_addr(const ipam_view *v, unsigned pool, ipam__u128 addr)
 {
-	return ipam__view_find_addr_h(v, pool, addr, ipam__view_hash_addr(v, pool, addr));
-}
-
-struct ipam__rec *ipam__view_find_addr_h(const ipam_view *v, unsigned pool, ipam__u128 addr,
-					 uint64_t h_addr)
-{
-	struct ipam__rec *r = ipam__view_rec_at(v, pool, addr, h_addr);
+	struct ipam__rec *r = ipam__view_rec_at(v, pool, addr, ipam__view_hash_addr(v, pool, addr));
 
 	if (!r && v->scope && ipam__view_ghost(v, pool, addr))
 		ipam__scope_misses++;
@@ -337,12 +309,10 @@ struct ipam__rec *ipam__view_find_bound_raw_h(const ipam_view *v, unsigned pool,
 struct ipam__rec *ipam__view_find_bound(const ipam_view *v, unsigned pool, const char *owner,
 					const char *ifname)
 {
-	struct ipam__rec *r = ipam__view_owner_chain(v, owner);
+	size_t olen = strlen(owner);
 
-	for (; r; r = ipam__rec_next(v, r, IPAM__LINK_OWNER))
-		if (ipam__state_is_bound(r->state) && owner_match(v, r, pool, owner, ifname))
-			return r;
-	return NULL;
+	return ipam__view_find_bound_h(v, pool, owner, olen, ifname, strlen(ifname),
+				       ipam__view_hash_owner(v, owner, olen));
 }
 
 struct ipam__rec *ipam__view_find_quarantined(const ipam_view *v, unsigned pool,

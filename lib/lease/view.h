@@ -197,9 +197,6 @@ void ipam__view_touch(ipam_view *v);
 void ipam__view_rdlock(ipam_view *v);
 void ipam__view_rdunlock(ipam_view *v);
 
-/* Seeded tag of (owner, ifname): the quarantine owner in the index. */
-uint64_t ipam__view_owner_tag(const ipam_view *v, const char *owner, const char *ifname);
-
 /* Whether a lease of a snapshot is loaded into a view with this scope. */
 int ipam__scope_wants(const struct ipam__scope *s, const struct ipam__lease_ref *l);
 /* The same for a lease of a change set (replayed or committed). */
@@ -239,9 +236,6 @@ int ipam__view_reserve(ipam_view *v, int link, size_t extra);
 
 /* The hash a record is chained by in table `link`. */
 uint64_t ipam__view_rec_hash(const ipam_view *v, const struct ipam__rec *r, int link);
-/* Link a record into / unlink it from all three chains (write lock). */
-void ipam__view_link(ipam_view *v, struct ipam__rec *r);
-void ipam__view_unlink(ipam_view *v, struct ipam__rec *r);
 
 /* Consistency of records, chains and indexes (read lock held): 0 or
  * -EBADMSG with the finding recorded. */
@@ -301,14 +295,12 @@ uint64_t ipam__view_hash_attach_packed(const ipam_view *v, const char *attachmen
 void ipam__view_link_h(ipam_view *v, struct ipam__rec *r, const uint64_t h[IPAM__NLINKS]);
 /* Unlink r, its address hash known (the others are computed). */
 void ipam__view_unlink_h(ipam_view *v, struct ipam__rec *r, uint64_t h_addr);
-/* ipam__view_find_addr() with the address's hash known. */
-struct ipam__rec *ipam__view_find_addr_h(const ipam_view *v, unsigned pool, ipam__u128 addr,
-					 uint64_t h_addr);
 /* ipam__view_find_bound() with counted strings and the owner's hash. */
 struct ipam__rec *ipam__view_find_bound_h(const ipam_view *v, unsigned pool, const char *owner,
 					  size_t owner_len, const char *ifname, size_t ifname_len,
 					  uint64_t h_owner);
-/* Owner tag from the owner's chain hash and the ifname. */
+/* Seeded tag of (owner, ifname), the quarantine owner in the index, from
+ * the owner's chain hash and the ifname. */
 uint64_t ipam__view_owner_tag_h(const ipam_view *v, uint64_t h_owner, const char *ifname,
 				size_t ifname_len);
 
