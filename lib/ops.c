@@ -186,8 +186,15 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 	/* The owner's hash once, for the tag and every pool's lookup. */
 	size_t olen = strlen(req->owner), ilen = strlen(req->ifname);
 	uint64_t h_owner = ipam__view_hash_owner(v, req->owner, olen);
-	uint64_t tag = ipam__view_owner_tag_h(v, h_owner, req->ifname, ilen);
+	uint64_t tag = 0; /* the quarantine owner: only a pool with a quarantine reads it */
 	int r;
+
+	for (unsigned k = 0; k < a->npools; k++) {
+		if (v->pools[a->pools[k]].quarantine) {
+			tag = ipam__view_owner_tag_h(v, h_owner, req->ifname, ilen);
+			break;
+		}
+	}
 
 	tb->claims = &a->claims;
 
