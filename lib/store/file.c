@@ -539,10 +539,11 @@ static int load_all(struct filestore *fs, struct fset *s)
 			r = ipam__view_reset(s->view);
 			if (r == 0) {
 				s->view->scope = lc.scope;
-				if (!lc.scope) /* a partial load makes few records */
-					(void)ipam__view_presize(
-						s->view, (size_t)n,
-						(size_t)n * (sizeof(struct ipam__rec) + 16) + img.len);
+				/* A hint: the records take about what their leases
+				 * take in the file (strings as text, fixed fields).
+				 * A partial load makes few records. */
+				if (!lc.scope)
+					(void)ipam__view_presize(s->view, (size_t)n, img.len);
 				r = ipam__ff_parse(img.p, img.len, IPAM__FF_SNAPSHOT, &h, &res);
 			}
 			/* A lease after the end record (never written by
