@@ -226,6 +226,8 @@ void ipam__txnbuf_init(struct ipam__txnbuf *tb)
 	tb->conds = tb->cond_room;
 	tb->nconds = 0;
 	tb->cap_conds = IPAM__TXNBUF_CONDS;
+	tb->pub = tb->pub_room;
+	tb->cap_pub = IPAM__TXNBUF_OPS;
 	tb->claims = NULL;
 	tb->claim_fallback = 0;
 	tb->claim_seen = 0;
@@ -237,6 +239,8 @@ void ipam__txnbuf_fini(struct ipam__txnbuf *tb)
 		ipam__release(tb->ops, tb->cap_ops * sizeof(*tb->ops));
 	if (tb->conds != tb->cond_room)
 		ipam__release(tb->conds, tb->cap_conds * sizeof(*tb->conds));
+	if (tb->pub != tb->pub_room)
+		ipam__release(tb->pub, tb->cap_pub * sizeof(*tb->pub));
 	ipam__txnbuf_init(tb);
 }
 
@@ -260,18 +264,31 @@ static int grow(void **items, unsigned *cap, size_t size, const void *room)
 	return 0;
 }
 
-ipam_op *ipam__txnbuf_op(struct ipam__txnbuf *tb)
+struct ipam__dop *ipam__txnbuf_op(struct ipam__txnbuf *tb)
 {
 	if (tb->nops == tb->cap_ops &&
 	    grow((void **)&tb->ops, &tb->cap_ops, sizeof(*tb->ops), tb->op_room) < 0)
 		return NULL;
-	/* Not the whole op: its lease is large and every decision fills all
-	 * of its fields (see ops.c). */
-	tb->ops[tb->nops].kind = 0;
-	tb->ops[tb->nops].pool = 0;
-	tb->ops[tb->nops].flags = 0;
-	tb->ops[tb->nops].lease.nattrs = 0;
+	memset(&tb->ops[tb->nops], 0, sizeof(*tb->ops));
 	return &tb->ops[tb->nops++];
+}
+
+/* The public form of tb's ops (read lock held: their base records are
+ * alive), for a store that takes ipam_txn. */
+static int txnbuf_export(struct ipam__txnbuf *tb, const ipam_view *v)
+{
+	if (tb->cap_pub < tb->cap_ops) {
+		ipam_op *n = ipam__alloc((size_t)tb->cap_ops * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		if (tb->pub != tb->pub_room)
+			ipam__release(tb->pub, tb->cap_pub * sizeof(*tb->pub));
+		tb->pub = n;
+		tb->cap_pub = tb->cap_ops;
+	}
+	for (unsigned i = 0; i < tb->nops; i++)
+		ipam__dop_export(v, &tb->ops[i], &tb->pub[i]);
+	return 0;
 }
 
 ipam_cond *ipam__txnbuf_cond(struct ipam__txnbuf *tb)
@@ -314,15 +331,6 @@ int ipam__cond_addr_gen(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view 
 	c->addr = *addr;
 	c->generation = generation;
 	return 0;
-}
-
-int ipam__cond_addr(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view *v, unsigned pool,
-		    const ipam_addr *addr)
-{
-	const struct ipam__rec *r =
-		ctx->opt.coarse ? NULL : ipam__view_find_addr(v, pool, ipam__addr_value(addr));
-
-	return ipam__cond_addr_gen(ctx, tb, v, pool, addr, r ? r->generation : 0);
 }
 
 int ipam__cond_owner_gen(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view *v, unsigned pool,
@@ -478,6 +486,7 @@ int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn deci
 {
 	unsigned attempt = 0, waits = 0;
 	enum { FIRST, AFTER_CONFLICT, AFTER_WAIT } redo = FIRST;
+	int direct = ipam__store_direct(ctx->store);
 	int r;
 
 	*rev = 0;
@@ -508,6 +517,8 @@ int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn deci
 		ipam__view_rdlock(e->view);
 		stamp = e->view->stamp;
 		r = decide(ctx, e, arg, tb, now);
+		if (r == 0 && tb->nops && !direct)
+			r = txnbuf_export(tb, e->view);
 		ipam__view_rdunlock(e->view);
 		if (ipam__scope_misses != misses) { /* decided on part of the state */
 			ipam__claims_drop(e, tb);
@@ -530,14 +541,19 @@ int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn deci
 			ipam__claims_drop(e, tb);
 			return r < 0 ? r : 0;
 		}
-		memset(&txn, 0, sizeof(txn));
-		txn.ops = tb->ops;
-		txn.nops = tb->nops;
-		txn.conds = tb->conds;
-		txn.nconds = tb->nconds;
-		txn.now_ms = now;
-		txn.decided_at = stamp;
-		r = ipam__store_commit(ctx->store, e->view, &txn, rev);
+		if (direct) {
+			r = ipam__store_commit_dops(ctx->store, e->view, tb->ops, tb->nops, tb->conds,
+						    tb->nconds, now, stamp, rev);
+		} else {
+			memset(&txn, 0, sizeof(txn));
+			txn.ops = tb->pub;
+			txn.nops = tb->nops;
+			txn.conds = tb->conds;
+			txn.nconds = tb->nconds;
+			txn.now_ms = now;
+			txn.decided_at = stamp;
+			r = ipam__store_commit(ctx->store, e->view, &txn, rev);
+		}
 		ipam__claims_drop(e, tb);
 		if (r == 0) {
 			atomic_fetch_add(&ctx->commits, 1);

@@ -99,8 +99,12 @@ struct ipam__claimlist {
 #define IPAM__TXNBUF_OPS 2
 #define IPAM__TXNBUF_CONDS 4
 struct ipam__txnbuf {
-	ipam_op *ops;
+	struct ipam__dop *ops;
 	unsigned nops, cap_ops;
+	/* The public form of ops, made for a store that is not the memory
+	 * store (ipam__ctx_run()). */
+	ipam_op *pub;
+	unsigned cap_pub;
 	ipam_cond *conds;
 	unsigned nconds, cap_conds;
 	/* Where a decision records its claims (NULL before each decision:
@@ -111,8 +115,9 @@ struct ipam__txnbuf {
 	 * wait (-EINPROGRESS) when nothing else is left. */
 	int claim_fallback;
 	uint64_t claim_seen; /* claims->epoch when a decision asked to wait */
-	ipam_op op_room[IPAM__TXNBUF_OPS];
+	struct ipam__dop op_room[IPAM__TXNBUF_OPS];
 	ipam_cond cond_room[IPAM__TXNBUF_CONDS];
+	ipam_op pub_room[IPAM__TXNBUF_OPS];
 };
 
 /* Set up an empty buffer without zeroing its rooms (not a copy: ops and
@@ -120,7 +125,7 @@ struct ipam__txnbuf {
 void ipam__txnbuf_init(struct ipam__txnbuf *tb);
 void ipam__txnbuf_fini(struct ipam__txnbuf *tb);
 /* A new zeroed op / cond at the end; NULL on -ENOMEM. */
-ipam_op *ipam__txnbuf_op(struct ipam__txnbuf *tb);
+struct ipam__dop *ipam__txnbuf_op(struct ipam__txnbuf *tb);
 ipam_cond *ipam__txnbuf_cond(struct ipam__txnbuf *tb);
 
 /*
@@ -181,12 +186,9 @@ int ipam__scope_fail(const struct ipam__set_entry *e);
 /* 0 if the set's view holds every record, else ipam__scope_fail(). */
 int ipam__need_whole_view(const struct ipam__set_entry *e);
 
-/* Add an ADDR (or, coarse, POOL) precondition on the record at addr. */
-int ipam__cond_addr(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view *v, unsigned pool,
-		    const ipam_addr *addr);
-/* The same with the generation the decider already found (0: none), so
- * the record is not looked up twice; and an OWNER (or POOL) precondition
- * on (pool, owner, ifname). */
+/* An ADDR (or, coarse, POOL) precondition on the record at addr, with the
+ * generation the decider found there (0: none); and an OWNER (or POOL)
+ * precondition on (pool, owner, ifname). */
 int ipam__cond_addr_gen(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view *v, unsigned pool,
 			const ipam_addr *addr, uint64_t generation);
 int ipam__cond_owner_gen(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view *v, unsigned pool,

@@ -75,28 +75,31 @@ struct act_arg {
 static int add_action(struct act_arg *a, const ipam_view *v, const struct ipam__rec *r,
 		      struct ipam__txnbuf *tb, int64_t now_ms)
 {
-	ipam_op *op;
+	struct ipam__dop *op;
 	ipam_cond *c;
 
 	if (!(op = ipam__txnbuf_op(tb)) || !(c = ipam__txnbuf_cond(tb)))
 		return -ENOMEM;
 	op->pool = r->pool;
-	ipam__rec_export(v, r, ipam_pool_name(v->pools[r->pool].pool), &op->lease);
+	op->addr = ipam__rec_addr(r);
+	op->base = r;
 	op->kind = IPAM_OP_PUT;
-	op->lease.updated = now_ms / 1000;
+	op->created = ipam__rec_created(r);
+	op->updated = now_ms / 1000;
+	op->expires = ipam__rec_expires(r);
 	switch (a->act) {
 	case ACT_MARK:
-		op->lease.state = IPAM_LEASE_SUSPECT;
-		op->lease.suspect_since = a->now;
+		op->state = IPAM_LEASE_SUSPECT;
+		op->suspect_since = a->now;
 		break;
 	case ACT_CLEAR:
-		op->lease.state = IPAM_LEASE_BOUND;
-		op->lease.suspect_since = 0;
+		op->state = IPAM_LEASE_BOUND;
+		op->suspect_since = 0;
 		break;
 	case ACT_RECLAIM:
 		if (v->pools[r->pool].quarantine && !a->no_quarantine) {
-			op->lease.state = IPAM_LEASE_QUARANTINED;
-			op->lease.suspect_since = 0;
+			op->state = IPAM_LEASE_QUARANTINED;
+			op->suspect_since = 0;
 		} else {
 			op->kind = IPAM_OP_DELETE;
 		}
@@ -104,7 +107,8 @@ static int add_action(struct act_arg *a, const ipam_view *v, const struct ipam__
 	}
 	c->kind = IPAM_COND_ADDR;
 	c->pool = r->pool;
-	c->addr = op->lease.addr;
+	c->addr.family = ipam__rec_family(v, r);
+	ipam__addr_set_value(&c->addr, op->addr);
 	c->generation = r->generation; /* pinned: the generation judged */
 	if (a->ngroup < MAX_GROUP) {
 		a->gpool[a->ngroup] = r->pool;

@@ -20,9 +20,15 @@ static int64_t secs(int64_t now_ms)
 
 /* ---- allocate ------------------------------------------------------------------ */
 
+/* The lengths of a request's strings, found by check_request(). */
+struct req_lens {
+	size_t owner, ifname, attach, node;
+};
+
 struct alloc_arg {
 	const ipam_request *req;
 	const char *node;
+	struct req_lens len;
 	unsigned npools;
 	unsigned pools[MAX_REQ_POOLS];
 	const ipam_addr *exact[MAX_REQ_POOLS];
@@ -32,27 +38,31 @@ struct alloc_arg {
 	struct ipam__claimlist claims; /* candidates of the decision in flight */
 };
 
-static int fill_new(ipam_lease *l, const struct alloc_arg *a, const char *pool, int64_t now_ms)
+static void put(char *dst, const char *src, size_t len)
+{
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+static void fill_new(ipam_lease *l, const struct alloc_arg *a, const char *pool, int64_t now_ms)
 {
 	const ipam_request *req = a->req;
 
 	/* Field by field (no memset of the large struct: on the path of every
 	 * allocation). */
-	memset(&l->addr, 0, sizeof(l->addr));
+	ipam__strlcpy(l->pool, pool, sizeof(l->pool));
+	put(l->owner, req->owner, a->len.owner);
+	put(l->ifname, req->ifname, a->len.ifname);
+	put(l->attachment, req->attachment, a->len.attach);
+	put(l->node, a->node, a->len.node);
 	l->generation = 0;
 	l->suspect_since = 0;
-	ipam__strlcpy(l->pool, pool, sizeof(l->pool));
-	ipam__strlcpy(l->owner, req->owner, sizeof(l->owner));
-	ipam__strlcpy(l->ifname, req->ifname, sizeof(l->ifname));
-	ipam__strlcpy(l->attachment, req->attachment, sizeof(l->attachment));
-	ipam__strlcpy(l->node, a->node, sizeof(l->node));
 	l->state = IPAM_LEASE_BOUND;
 	l->created = l->updated = secs(now_ms);
 	l->expires = req->ttl ? secs(now_ms) + req->ttl : 0;
 	l->nattrs = req->nattrs;
 	for (unsigned i = 0; i < req->nattrs; i++)
 		l->attrs[i] = req->attrs[i];
-	return 0;
 }
 
 static int fmt_fail(int err, const char *field, const ipam_addr *addr, const char *why)
@@ -184,7 +194,7 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 	const ipam_request *req = a->req;
 	ipam_view *v = e->view;
 	/* The owner's hash once, for the tag and every pool's lookup. */
-	size_t olen = strlen(req->owner), ilen = strlen(req->ifname);
+	size_t olen = a->len.owner, ilen = a->len.ifname, alen = a->len.attach, nlen = a->len.node;
 	uint64_t h_owner = ipam__view_hash_owner(v, req->owner, olen);
 	uint64_t tag = 0; /* the quarantine owner: only a pool with a quarantine reads it */
 	int r;
@@ -206,16 +216,17 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 			ipam__view_find_bound_h(v, p, req->owner, olen, req->ifname, ilen, h_owner);
 		uint64_t at_gen = 0; /* of the record at the address taken */
 		ipam_addr cand;
-		ipam_op *op;
+		struct ipam__dop *op;
 
 		if (bound) {
 			ipam_addr have = { 0, 0, ipam__rec_family(v, bound) };
+			ipam_lease *out = &a->out[k];
 			ipam__addr_set_value(&have, ipam__rec_addr(bound));
 			if (a->exact[k] && ipam_addr_cmp(a->exact[k], &have) != 0)
 				return fmt_fail(-EEXIST, "owner", &have,
 						"the owner already holds this address in the pool");
-			if (ipam__rec_attach_eq(bound, req->attachment, strlen(req->attachment))) {
-				ipam__rec_export(v, bound, pname, &a->out[k]);
+			ipam__rec_export(v, bound, pname, out);
+			if (ipam__rec_attach_eq(bound, req->attachment, alen)) {
 				a->kind[k] = 0;
 				continue;
 			}
@@ -224,19 +235,32 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 				return -ENOMEM;
 			op->kind = IPAM_OP_PUT;
 			op->pool = p;
-			ipam__rec_export(v, bound, pname, &op->lease);
-			ipam__strlcpy(op->lease.attachment, req->attachment, sizeof(op->lease.attachment));
-			ipam__strlcpy(op->lease.node, a->node, sizeof(op->lease.node));
-			op->lease.state = IPAM_LEASE_BOUND;
-			op->lease.suspect_since = 0;
-			op->lease.updated = secs(now_ms);
-			op->lease.expires = req->ttl ? secs(now_ms) + req->ttl : 0;
+			op->addr = ipam__rec_addr(bound);
+			op->base = bound;
+			op->state = IPAM_LEASE_BOUND;
+			op->created = out->created;
+			op->updated = secs(now_ms);
+			op->expires = req->ttl ? secs(now_ms) + req->ttl : 0;
+			op->suspect_since = 0;
+			op->attach = req->attachment;
+			op->attach_len = alen;
+			op->node = a->node;
+			op->node_len = nlen;
 			if (req->nattrs) {
-				op->lease.nattrs = req->nattrs;
-				for (unsigned i = 0; i < req->nattrs; i++)
-					op->lease.attrs[i] = req->attrs[i];
+				op->attrs = req->attrs;
+				op->nattrs = req->nattrs;
 			}
-			ipam__lease_copy(&a->out[k], &op->lease);
+			memcpy(out->attachment, req->attachment, alen + 1);
+			memcpy(out->node, a->node, nlen + 1);
+			out->state = IPAM_LEASE_BOUND;
+			out->suspect_since = 0;
+			out->updated = op->updated;
+			out->expires = op->expires;
+			if (req->nattrs) {
+				out->nattrs = req->nattrs;
+				for (unsigned i = 0; i < req->nattrs; i++)
+					out->attrs[i] = req->attrs[i];
+			}
 			a->kind[k] = 2;
 			if ((r = ipam__cond_addr_gen(ctx, tb, v, p, &have, bound->generation)) < 0 ||
 			    (r = ipam__cond_owner_gen(ctx, tb, v, p, req->owner, req->ifname,
@@ -296,9 +320,22 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 			return -ENOMEM;
 		op->kind = IPAM_OP_PUT;
 		op->pool = p;
-		fill_new(&op->lease, a, pname, now_ms);
-		op->lease.addr = cand;
-		ipam__lease_copy(&a->out[k], &op->lease);
+		op->addr = ipam__addr_value(&cand);
+		op->state = IPAM_LEASE_BOUND;
+		op->created = op->updated = secs(now_ms);
+		op->expires = req->ttl ? secs(now_ms) + req->ttl : 0;
+		op->owner = req->owner;
+		op->owner_len = olen;
+		op->ifname = req->ifname;
+		op->ifname_len = ilen;
+		op->attach = req->attachment;
+		op->attach_len = alen;
+		op->node = a->node;
+		op->node_len = nlen;
+		op->attrs = req->attrs;
+		op->nattrs = req->nattrs;
+		fill_new(&a->out[k], a, pname, now_ms);
+		a->out[k].addr = cand;
 		a->kind[k] = 1;
 		if ((r = ipam__cond_addr_gen(ctx, tb, v, p, &cand, at_gen)) < 0 ||
 		    (r = ipam__cond_owner_gen(ctx, tb, v, p, req->owner, req->ifname, 0)) < 0)
@@ -307,33 +344,40 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 	return 0;
 }
 
-static int check_request(const ipam_request *req)
+/* One pass over a request string: its length, or -ENAMETOOLONG past max,
+ * or -EINVAL for a control byte. */
+static int req_text(const char *s, size_t max, const char *field, size_t *len)
 {
-	size_t n;
+	size_t i;
+
+	for (i = 0; i <= max && s[i]; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return ipam__fail(-EINVAL, "request", NULL,
+					  "owner, ifname, attachment and node must not contain "
+					  "control bytes (%s)", field);
+	if (i > max)
+		return ipam__fail_n(-ENAMETOOLONG, field, s, i, "longer than %zu bytes", max);
+	*len = i;
+	return 0;
+}
+
+static int check_request(const ipam_request *req, const char *node, struct req_lens *n)
+{
+	int r;
 
 	if (!req->owner || !req->ifname || !req->attachment)
 		return ipam__fail(-EINVAL, "request", NULL, "owner, ifname and attachment are required");
 	if (!req->owner[0])
 		return ipam__fail(-EINVAL, "owner", "", "must not be empty");
-	for (const char *const *f = (const char *const[]){ req->owner, req->ifname, req->attachment,
-							    req->node ? req->node : "", NULL };
-	     *f; f++)
-		for (const char *c = *f; *c; c++)
-			if ((unsigned char)*c < 0x20 || *c == 0x7f)
-				return ipam__fail(-EINVAL, "request", NULL,
-						  "owner, ifname, attachment and node must not contain "
-						  "control bytes");
-	if ((n = strnlen(req->owner, IPAM_OWNER_MAX + 1)) > IPAM_OWNER_MAX)
-		return ipam__fail_n(-ENAMETOOLONG, "owner", req->owner, n, "longer than %d bytes", IPAM_OWNER_MAX);
-	if ((n = strnlen(req->ifname, IPAM_IFNAME_MAX + 1)) > IPAM_IFNAME_MAX)
-		return ipam__fail_n(-ENAMETOOLONG, "ifname", req->ifname, n, "longer than %d bytes", IPAM_IFNAME_MAX);
-	if ((n = strnlen(req->attachment, IPAM_ATTACHMENT_MAX + 1)) > IPAM_ATTACHMENT_MAX)
-		return ipam__fail_n(-ENAMETOOLONG, "attachment", req->attachment, n,
-				    "longer than %d bytes", IPAM_ATTACHMENT_MAX);
-	if (req->node && (n = strnlen(req->node, IPAM_NODE_MAX + 1)) > IPAM_NODE_MAX)
-		return ipam__fail_n(-ENAMETOOLONG, "node", req->node, n, "longer than %d bytes", IPAM_NODE_MAX);
+	if ((r = req_text(req->owner, IPAM_OWNER_MAX, "owner", &n->owner)) < 0 ||
+	    (r = req_text(req->ifname, IPAM_IFNAME_MAX, "ifname", &n->ifname)) < 0 ||
+	    (r = req_text(req->attachment, IPAM_ATTACHMENT_MAX, "attachment", &n->attach)) < 0 ||
+	    (r = req_text(node, IPAM_NODE_MAX, "node", &n->node)) < 0)
+		return r;
 	if (req->nattrs > IPAM_ATTRS_MAX || (req->nattrs && !req->attrs))
 		return ipam__fail(-E2BIG, "attrs", NULL, "at most %d attributes", IPAM_ATTRS_MAX);
+	if (req->nattrs && (r = ipam__attrs_check(req->attrs, req->nattrs)) < 0)
+		return r;
 	if ((req->nexact && !req->exact) || (req->nhints && !req->hints) ||
 	    (req->npools && !req->pools))
 		return ipam__fail(-EINVAL, "request", NULL, "array given without its items");
@@ -360,15 +404,16 @@ IPAM_EXPORT int ipam_allocate(ipam_ctx *ctx, const ipam_request *req, ipam_lease
 
 	if (!ctx || !req || !out || !nout)
 		return ipam__fail(-EINVAL, "allocate", NULL, "missing argument");
-	if ((r = check_request(req)) < 0)
+	a.node = req->node ? req->node : ctx->node;
+	if ((r = check_request(req, a.node, &a.len)) < 0)
 		return r;
 	e = ipam__ctx_entry(ctx, req->poolset, &r);
 	if (!e)
 		return r;
-	memset(&a, 0, sizeof(a));
 	a.req = req;
-	a.node = req->node ? req->node : ctx->node;
 	a.out = out;
+	a.npools = 0;
+	a.claims.n = 0;
 	if (req->npools) {
 		if (req->npools > MAX_REQ_POOLS)
 			return ipam__fail(-E2BIG, "pools", NULL, "at most %d pools per request", MAX_REQ_POOLS);
@@ -390,6 +435,8 @@ IPAM_EXPORT int ipam_allocate(ipam_ctx *ctx, const ipam_request *req, ipam_lease
 	}
 	if (*nout < a.npools)
 		return ipam__fail(-ENOSPC, "out", NULL, "room for %u leases needed", a.npools);
+	for (unsigned k = 0; k < a.npools; k++)
+		a.exact[k] = a.hint[k] = NULL;
 	for (unsigned i = 0; i < req->nexact; i++) {
 		int k = pool_of(&a, e->view, &req->exact[i]);
 		if (k < 0)
@@ -439,21 +486,26 @@ static int emit_release(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view 
 			const struct ipam__rec *rec, int64_t now_ms)
 {
 	const struct ipam__pool_state *ps = &v->pools[rec->pool];
-	ipam_op *op = ipam__txnbuf_op(tb);
+	struct ipam__dop *op = ipam__txnbuf_op(tb);
+	ipam_addr addr = { 0, 0, ipam__rec_family(v, rec) };
 
 	if (!op)
 		return -ENOMEM;
 	op->pool = rec->pool;
-	ipam__rec_export(v, rec, ipam_pool_name(ps->pool), &op->lease);
+	op->addr = ipam__rec_addr(rec);
+	op->base = rec;
 	if (ps->quarantine) {
 		op->kind = IPAM_OP_PUT;
-		op->lease.state = IPAM_LEASE_QUARANTINED;
-		op->lease.updated = secs(now_ms);
-		op->lease.suspect_since = 0;
+		op->state = IPAM_LEASE_QUARANTINED;
+		op->created = ipam__rec_created(rec);
+		op->updated = secs(now_ms);
+		op->expires = ipam__rec_expires(rec);
+		op->suspect_since = 0;
 	} else {
 		op->kind = IPAM_OP_DELETE;
 	}
-	return ipam__cond_addr_gen(ctx, tb, v, rec->pool, &op->lease.addr, rec->generation);
+	ipam__addr_set_value(&addr, op->addr);
+	return ipam__cond_addr_gen(ctx, tb, v, rec->pool, &addr, rec->generation);
 }
 
 static int decide_release(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
@@ -555,7 +607,8 @@ static int decide_renew(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 	a->count = 0;
 	for (struct ipam__rec *r = ipam__view_owner_chain(v, a->owner); r;
 	     r = ipam__rec_next(v, r, IPAM__LINK_OWNER)) {
-		ipam_op *op;
+		struct ipam__dop *op;
+		ipam_addr addr = { 0, 0, ipam__rec_family(v, r) };
 		if (!ipam__state_is_bound(r->state) || strcmp(ipam__rec_owner(r), a->owner) != 0 ||
 		    (a->ifname && strcmp(ipam__rec_ifname(v, r), a->ifname) != 0))
 			continue;
@@ -563,12 +616,15 @@ static int decide_renew(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 			return -ENOMEM;
 		op->kind = IPAM_OP_PUT;
 		op->pool = r->pool;
-		ipam__rec_export(v, r, ipam_pool_name(v->pools[r->pool].pool), &op->lease);
-		op->lease.updated = secs(now_ms);
-		op->lease.expires = a->ttl ? secs(now_ms) + a->ttl : 0;
-		op->lease.state = IPAM_LEASE_BOUND; /* a renewal proves the owner alive */
-		op->lease.suspect_since = 0;
-		if ((err = ipam__cond_addr_gen(ctx, tb, v, r->pool, &op->lease.addr, r->generation)) < 0)
+		op->addr = ipam__rec_addr(r);
+		op->base = r;
+		op->created = ipam__rec_created(r);
+		op->updated = secs(now_ms);
+		op->expires = a->ttl ? secs(now_ms) + a->ttl : 0;
+		op->state = IPAM_LEASE_BOUND; /* a renewal proves the owner alive */
+		op->suspect_since = 0;
+		ipam__addr_set_value(&addr, op->addr);
+		if ((err = ipam__cond_addr_gen(ctx, tb, v, r->pool, &addr, r->generation)) < 0)
 			return err;
 		a->count++;
 	}
@@ -604,13 +660,15 @@ static int decide_reserve(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 	const ipam_view *v = e->view;
 	const ipam_pool *pool = ipam_poolset_find_addr(e->set, a->addr);
 	const struct ipam__rec *at;
-	ipam_op *op;
-	int pi;
+	struct ipam__dop *op;
+	int pi, err;
 
 	if (!pool)
 		return fmt_fail(-EACCES, "address", a->addr,
 				"is not an allocatable address of any pool in the set");
 	pi = ipam__view_pool_index(v, ipam_pool_name(pool));
+	if ((err = ipam__index_state(v->pools[pi].idx, a->addr)) < 0)
+		return err; /* message recorded */
 	at = ipam__view_find_addr(v, (unsigned)pi, ipam__addr_value(a->addr));
 	if (a->unreserve) {
 		if (!at || at->state != IPAM_LEASE_RESERVED)
@@ -619,8 +677,9 @@ static int decide_reserve(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 			return -ENOMEM;
 		op->kind = IPAM_OP_DELETE;
 		op->pool = (unsigned)pi;
-		ipam__rec_export(v, at, ipam_pool_name(pool), &op->lease);
-		return ipam__cond_addr(ctx, tb, v, (unsigned)pi, a->addr);
+		op->addr = ipam__rec_addr(at);
+		op->base = at;
+		return ipam__cond_addr_gen(ctx, tb, v, (unsigned)pi, a->addr, at->generation);
 	}
 	if (at && at->state != IPAM_LEASE_QUARANTINED)
 		return fmt_fail(-EEXIST, "address", a->addr, "is already leased or reserved");
@@ -628,25 +687,29 @@ static int decide_reserve(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 		return -ENOMEM;
 	op->kind = IPAM_OP_PUT;
 	op->pool = (unsigned)pi;
-	memset(&op->lease, 0, offsetof(ipam_lease, attrs));
-	ipam__strlcpy(op->lease.pool, ipam_pool_name(pool), sizeof(op->lease.pool));
-	op->lease.addr = *a->addr;
-	ipam__strlcpy(op->lease.owner, a->note, sizeof(op->lease.owner));
-	ipam__strlcpy(op->lease.node, ctx->node, sizeof(op->lease.node));
-	op->lease.state = IPAM_LEASE_RESERVED;
-	op->lease.created = op->lease.updated = secs(now_ms);
-	return ipam__cond_addr(ctx, tb, v, (unsigned)pi, a->addr);
+	op->addr = ipam__addr_value(a->addr);
+	op->owner = a->note;
+	op->owner_len = strlen(a->note);
+	op->ifname = op->attach = "";
+	op->node = ctx->node;
+	op->node_len = strlen(ctx->node);
+	op->state = IPAM_LEASE_RESERVED;
+	op->created = op->updated = secs(now_ms);
+	return ipam__cond_addr_gen(ctx, tb, v, (unsigned)pi, a->addr, at ? at->generation : 0);
 }
 
 IPAM_EXPORT int ipam_reserve(ipam_ctx *ctx, const char *set, const ipam_addr *addr, const char *note)
 {
 	struct reserve_arg a = { addr, note && *note ? note : "reserved", 0 };
 	size_t n;
+	int r;
 
 	if (!addr)
 		return ipam__fail(-EINVAL, "address", NULL, "missing argument");
 	if ((n = strnlen(a.note, IPAM_OWNER_MAX + 1)) > IPAM_OWNER_MAX)
 		return ipam__fail_n(-ENAMETOOLONG, "note", a.note, n, "longer than %d bytes", IPAM_OWNER_MAX);
+	if ((r = ipam__text_check(a.note, IPAM_OWNER_MAX + 1, "note", 1)) < 0)
+		return r;
 	return ipam__ctx_commit_set(ctx, set, decide_reserve, &a);
 }
 

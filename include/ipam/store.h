@@ -120,7 +120,9 @@ struct ipam_store {
 
 /* The in-memory store: the embedded default. Thread-safe; nothing on disk.
  * Lookups never wait behind a slow decision: a commit holds the view's
- * write lock only to check preconditions and apply. */
+ * write lock only to check preconditions and apply. (A context applies its
+ * own change sets to this store without building public ipam_op records;
+ * a txn given through the table is committed with ipam_view_commit().) */
 int ipam_store_memory_new(ipam_store **out);
 
 /* ---- the file store -------------------------------------------------------

@@ -270,6 +270,17 @@ static void unintern(ipam_view *v, uint32_t id)
 			t->last[i] = 0;
 }
 
+/* id with one more reference if given (a string already interned: a
+ * record rebuilt from another), else intern(). */
+static int64_t intern_again(ipam_view *v, uint32_t id, const char *s, size_t len, int slot)
+{
+	if (id) {
+		v->strs.e[id].refs++;
+		return id;
+	}
+	return intern(v, s, len, slot);
+}
+
 /* ---- attachments ---------------------------------------------------------------------- */
 
 #if defined(__SSE2__)
@@ -378,9 +389,12 @@ struct rec_src {
 	const char *owner, *ifname, *attach, *node;
 	size_t owner_len, ifname_len, attach_len, node_len;
 	const ipam_attr *attrs;  /* public form, or */
-	const uint8_t *enc_attrs; /* the decoder's, enc_len bytes */
-	size_t enc_len;
+	const uint8_t *enc_attrs; /* the decoder's, enc_len bytes, or */
+	const char *rec_attrs;    /* a record's, rec_len bytes (copied as they are) */
+	size_t enc_len, rec_len;
 	const uint8_t *packed; /* the attachment already packed, or NULL: try */
+	/* Interned ids to take another reference on (0: intern the string) */
+	uint32_t ifname_id, node_id;
 };
 
 static int fits_u32(int64_t t)
@@ -412,14 +426,16 @@ static int rec_build(ipam_view *v, struct ipam__rec **out, const struct rec_src 
 	if (s->attrs) {
 		for (unsigned i = 0; i < s->nattrs; i++)
 			attrs_size += strlen(s->attrs[i].key) + strlen(s->attrs[i].value) + 2;
+	} else if (s->rec_attrs) {
+		attrs_size = s->rec_len;
 	} else {
 		attrs_size = s->enc_len; /* (len, bytes) pairs become (bytes, NUL) */
 	}
 	size = sizeof(*r) + 8 * ipam__rec_words(flags) + s->owner_len + 1 +
 	       (flags & IPAM__REC_ATTACH_HEX ? 32 : s->attach_len + 1) + attrs_size;
-	if ((id_if = intern(v, s->ifname, s->ifname_len, 0)) < 0)
+	if ((id_if = intern_again(v, s->ifname_id, s->ifname, s->ifname_len, 0)) < 0)
 		return -ENOMEM;
-	if ((id_node = intern(v, s->node, s->node_len, 1)) < 0) {
+	if ((id_node = intern_again(v, s->node_id, s->node, s->node_len, 1)) < 0) {
 		unintern(v, (uint32_t)id_if);
 		return -ENOMEM;
 	}
@@ -480,6 +496,8 @@ static int rec_build(ipam_view *v, struct ipam__rec **out, const struct rec_src 
 			memcpy(p, s->attrs[i].value, n);
 			p += n;
 		}
+	} else if (s->rec_attrs) {
+		memcpy(p, s->rec_attrs, s->rec_len);
 	} else {
 		for (size_t i = 0; i < s->enc_len;) {
 			size_t n = s->enc_attrs[i];
@@ -550,6 +568,59 @@ int ipam__rec_new_ref(ipam_view *v, struct ipam__rec **out, const struct ipam__l
 	return rec_build(v, out, &s, pool);
 }
 
+int ipam__rec_new_dop(ipam_view *v, struct ipam__rec **out, const struct ipam__dop *d)
+{
+	const struct ipam__rec *b = d->base;
+	struct rec_src s = {
+		.addr = d->addr,
+		.generation = 0,
+		.created = d->created,
+		.updated = d->updated,
+		.expires = d->expires,
+		.suspect_since = d->suspect_since,
+		.state = d->state,
+		.nattrs = d->nattrs,
+		.owner = d->owner,
+		.ifname = d->ifname,
+		.attach = d->attach,
+		.node = d->node,
+		.owner_len = d->owner_len,
+		.ifname_len = d->ifname_len,
+		.attach_len = d->attach_len,
+		.node_len = d->node_len,
+		.attrs = d->attrs,
+	};
+
+	if (b) {
+		if (!d->owner) {
+			s.owner = ipam__rec_owner(b);
+			s.owner_len = b->owner_len;
+		}
+		if (!d->ifname)
+			s.ifname_id = b->ifname;
+		if (!d->node)
+			s.node_id = b->node;
+		if (!d->attach) {
+			s.attach_len = b->attach_len;
+			if (b->flags & IPAM__REC_ATTACH_HEX)
+				s.packed = ipam__rec_attach_raw(b);
+			else
+				s.attach = (const char *)ipam__rec_attach_raw(b);
+		}
+		if (!d->attrs && b->nattrs) {
+			const char *a = ipam__rec_attrs(b), *p = a;
+			for (unsigned i = 0; i < 2u * b->nattrs; i++)
+				p += strlen(p) + 1;
+			s.nattrs = b->nattrs;
+			s.rec_attrs = a;
+			s.rec_len = (size_t)(p - a);
+		}
+	}
+	if (!s.attrs && !s.rec_attrs)
+		s.nattrs = 0;
+	return rec_build(v, out, &s, d->pool);
+}
+
 void ipam__rec_free(ipam_view *v, struct ipam__rec *r)
 {
 	if (!r)
@@ -593,6 +664,55 @@ void ipam__rec_export(const ipam_view *v, const struct ipam__rec *r, const char 
 		n = strlen(p);
 		memcpy(out->attrs[i].value, p, n + 1);
 		p += n + 1;
+	}
+}
+
+static void put_str(char *dst, const char *src, size_t len)
+{
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+void ipam__dop_export(const ipam_view *v, const struct ipam__dop *d, ipam_op *op)
+{
+	const ipam_pool *pool = v->pools[d->pool].pool;
+	ipam_lease *l = &op->lease;
+
+	op->kind = d->kind;
+	op->pool = d->pool;
+	op->flags = 0;
+	if (d->base) {
+		ipam__rec_export(v, d->base, ipam_pool_name(pool), l);
+	} else {
+		put_str(l->pool, ipam_pool_name(pool), strnlen(ipam_pool_name(pool), sizeof(l->pool) - 1));
+		memset(&l->addr, 0, sizeof(l->addr));
+		l->addr.family = ipam_pool_family(pool);
+		ipam__addr_set_value(&l->addr, d->addr);
+		l->owner[0] = l->ifname[0] = l->attachment[0] = l->node[0] = '\0';
+		l->generation = 0;
+		l->state = IPAM_LEASE_BOUND;
+		l->created = l->updated = l->expires = l->suspect_since = 0;
+		l->nattrs = 0;
+	}
+	if (d->kind != IPAM_OP_PUT)
+		return;
+	l->state = (ipam_lease_state)d->state;
+	l->created = d->created;
+	l->updated = d->updated;
+	l->expires = d->expires;
+	l->suspect_since = d->suspect_since;
+	if (d->owner)
+		put_str(l->owner, d->owner, d->owner_len);
+	if (d->ifname)
+		put_str(l->ifname, d->ifname, d->ifname_len);
+	if (d->attach)
+		put_str(l->attachment, d->attach, d->attach_len);
+	if (d->node)
+		put_str(l->node, d->node, d->node_len);
+	if (d->attrs) {
+		l->nattrs = d->nattrs;
+		for (unsigned i = 0; i < d->nattrs; i++)
+			l->attrs[i] = d->attrs[i];
 	}
 }
 

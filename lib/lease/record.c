@@ -60,6 +60,25 @@ static int check_str(const char *s, size_t size, const char *field, int required
 	return 0;
 }
 
+int ipam__attrs_check(const ipam_attr *attrs, unsigned nattrs)
+{
+	int r;
+
+	if (nattrs > IPAM_ATTRS_MAX)
+		return ipam__fail(-E2BIG, "attrs", NULL, "at most %d attributes", IPAM_ATTRS_MAX);
+	for (unsigned i = 0; i < nattrs; i++) {
+		if ((r = check_str(attrs[i].key, sizeof(attrs[i].key), "attrs.key", 1)) < 0 ||
+		    (r = check_str(attrs[i].value, sizeof(attrs[i].value), "attrs.value", 0)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+int ipam__text_check(const char *s, size_t size, const char *field, int required)
+{
+	return check_str(s, size, field, required);
+}
+
 int ipam__lease_check(const ipam_lease *l)
 {
 	int r;
@@ -69,13 +88,8 @@ int ipam__lease_check(const ipam_lease *l)
 	    (r = check_str(l->attachment, sizeof(l->attachment), "attachment", 0)) < 0 ||
 	    (r = check_str(l->node, sizeof(l->node), "node", 0)) < 0)
 		return r;
-	if (l->nattrs > IPAM_ATTRS_MAX)
-		return ipam__fail(-E2BIG, "attrs", NULL, "at most %d attributes", IPAM_ATTRS_MAX);
-	for (unsigned i = 0; i < l->nattrs; i++) {
-		if ((r = check_str(l->attrs[i].key, sizeof(l->attrs[i].key), "attrs.key", 1)) < 0 ||
-		    (r = check_str(l->attrs[i].value, sizeof(l->attrs[i].value), "attrs.value", 0)) < 0)
-			return r;
-	}
+	if ((r = ipam__attrs_check(l->attrs, l->nattrs)) < 0)
+		return r;
 	if (l->state < IPAM_LEASE_BOUND || l->state > IPAM_LEASE_SUSPECT)
 		return ipam__fail(-EINVAL, "state", NULL, "unknown lease state %d", (int)l->state);
 	if (!ipam_addr_is_valid(&l->addr))

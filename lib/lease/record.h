@@ -147,6 +147,10 @@ static inline int ipam__state_is_bound(unsigned s)
 /* Check the strings and sizes of a public record: 0 or -ENAMETOOLONG /
  * -EINVAL with the field named. */
 int ipam__lease_check(const ipam_lease *l);
+/* The same for attributes, and for one string of a field of `size` bytes
+ * (NUL included; required: must not be empty). */
+int ipam__attrs_check(const ipam_attr *attrs, unsigned nattrs);
+int ipam__text_check(const char *s, size_t size, const char *field, int required);
 
 /*
  * A lease as the file decoder found it: strings are counted and point into

@@ -101,7 +101,7 @@ static int chains_init(struct ipam__chains *t)
 }
 
 /* Grow so that `extra` more records keep the load at most 1. */
-int ipam__view_reserve(ipam_view *v, int link, size_t extra)
+int ipam__view_grow(ipam_view *v, int link, size_t extra)
 {
 	struct ipam__chains *t = &v->tab[link];
 	ipam__rid *nb;

@@ -162,6 +162,47 @@ static inline unsigned ipam__rec_family(const ipam_view *v, const struct ipam__r
 	return ipam_pool_family(v->pools[r->pool].pool);
 }
 
+/*
+ * An op of a change set as the library's own decisions build it: strings
+ * borrowed (from the request, or from the record the op rewrites), nothing
+ * copied. A store other than the memory store gets the public ipam_op made
+ * from it (ipam__dop_export(), under the read lock the decision held); the
+ * memory store applies it as it is (ipam__view_commit_dops()).
+ */
+struct ipam__dop {
+	ipam_op_kind kind;
+	unsigned pool;
+	ipam__u128 addr;
+	/* The record at addr this op rewrites or removes, as the decision
+	 * read it (NULL: none, or a PUT made only from the fields below). A
+	 * commit checks the op's precondition before it reads this. */
+	const struct ipam__rec *base;
+	/* PUT: the new record. A NULL string, or attrs NULL, is base's. */
+	unsigned state;
+	int64_t created, updated, expires, suspect_since;
+	const char *owner, *ifname, *attach, *node;
+	size_t owner_len, ifname_len, attach_len, node_len;
+	const ipam_attr *attrs;
+	unsigned nattrs;
+};
+
+/* The public op of d (the pool's name filled in); the caller holds a lock
+ * under which d->base is alive. */
+void ipam__dop_export(const ipam_view *v, const struct ipam__dop *d, ipam_op *op);
+
+/*
+ * Commit ops decided by the library, for a store whose durable state is
+ * the view (the memory store): lock (unless the view is unlocked), check
+ * the preconditions unless the view is still at `decided_at`, apply as the
+ * next revision, unlock. The ops are well-formed by construction (the
+ * decision built them from checked requests and the view), so only the
+ * preconditions are checked. 0 with *rev, -EAGAIN, or -ENOMEM (nothing
+ * changed).
+ */
+int ipam__view_commit_dops(ipam_view *v, const struct ipam__dop *ops, unsigned nops,
+			   const ipam_cond *conds, unsigned nconds, int64_t now_ms,
+			   uint64_t decided_at, uint64_t *rev);
+
 /* ---- records (lease/heap.c); every call with the write lock held ---- */
 
 /* A new record from a public one (pool index given, generation as given),
@@ -171,6 +212,9 @@ int ipam__rec_new(ipam_view *v, struct ipam__rec **out, const ipam_lease *l, uns
  * the caller packed it already (ipam__view_hash_attach_packed), else NULL. */
 int ipam__rec_new_ref(ipam_view *v, struct ipam__rec **out, const struct ipam__lease_ref *l,
 		      unsigned pool, const uint8_t *packed);
+/* The same for a PUT op (generation 0): strings and attributes not given
+ * come from d->base, interned ones by id. */
+int ipam__rec_new_dop(ipam_view *v, struct ipam__rec **out, const struct ipam__dop *d);
 /* Give back a record (unlinked, or never linked). */
 void ipam__rec_free(ipam_view *v, struct ipam__rec *r);
 /* Room in the chunk table for about `bytes` more of records, so a large
@@ -232,7 +276,13 @@ struct ipam__rec *ipam__view_attach_chain(const ipam_view *v, const char *attach
 struct ipam__rec *ipam__view_owner_chain(const ipam_view *v, const char *owner);
 
 /* Make room for `extra` more records in chain `link` (0 or -ENOMEM). */
-int ipam__view_reserve(ipam_view *v, int link, size_t extra);
+int ipam__view_grow(ipam_view *v, int link, size_t extra);
+static inline int ipam__view_reserve(ipam_view *v, int link, size_t extra)
+{
+	const struct ipam__chains *t = &v->tab[link];
+
+	return t->count + extra <= t->nb ? 0 : ipam__view_grow(v, link, extra);
+}
 
 /* The hash a record is chained by in table `link`. */
 uint64_t ipam__view_rec_hash(const ipam_view *v, const struct ipam__rec *r, int link);

@@ -147,8 +147,6 @@ static int held(unsigned state)
 static void index_transition(const ipam_view *v, struct ipam__pool_state *ps, const ipam_addr *a,
 			     unsigned old, unsigned nw, const struct ipam__rec *nr, int64_t now_ms)
 {
-	int st = ipam__index_state(ps->idx, a);
-
 	if (held(old) && held(nw))
 		return;
 	if (held(nw)) { /* from free or quarantined */
@@ -157,7 +155,8 @@ static void index_transition(const ipam_view *v, struct ipam__pool_state *ps, co
 	}
 	if (nw == IPAM_LEASE_QUARANTINED) {
 		if (!held(old)) {
-			if (st == IPAM__ADDR_QUARANTINED || old == IPAM_LEASE_QUARANTINED)
+			if (old == IPAM_LEASE_QUARANTINED ||
+			    ipam__index_state(ps->idx, a) == IPAM__ADDR_QUARANTINED)
 				return; /* already waiting (or its wait is over) */
 			ipam__index_take(ps->idx, a); /* a quarantined record loaded */
 		}
@@ -168,7 +167,7 @@ static void index_transition(const ipam_view *v, struct ipam__pool_state *ps, co
 		return;
 	}
 	/* Deleted. */
-	if (st != IPAM__ADDR_FREE)
+	if (held(old) || ipam__index_state(ps->idx, a) != IPAM__ADDR_FREE)
 		ipam__index_untake(ps->idx, a);
 }
 
@@ -282,6 +281,117 @@ int ipam__view_apply_checked(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 	if (recs != stack_recs)
 		ipam__release(recs, txn->nops * sizeof(*recs));
 	return 0;
+}
+
+/* ---- the library's own change sets, on the memory store ---------------------------------- */
+
+static int dops_check(const ipam_view *v, const ipam_cond *conds, unsigned nconds)
+{
+	for (unsigned i = 0; i < nconds; i++) {
+		int r = conds[i].pool < v->npools ? cond_holds(v, &conds[i]) : -EINVAL;
+		if (r < 0)
+			return ipam__fail(-EINVAL, "txn", NULL, "malformed precondition");
+		if (!r)
+			return -EAGAIN;
+	}
+	return 0;
+}
+
+static int dops_apply(ipam_view *v, const struct ipam__dop *ops, unsigned nops, int64_t now_ms,
+		      uint64_t rev)
+{
+	struct ipam__rec *stack_recs[8], **recs = stack_recs;
+	unsigned nput = 0;
+	int r = 0;
+
+	if (nops > 8) {
+		recs = ipam__calloc(nops, sizeof(*recs));
+		if (!recs)
+			return ipam__fail_code(-ENOMEM);
+	}
+	/* 1. Everything that can fail. */
+	for (unsigned i = 0; i < nops; i++) {
+		recs[i] = NULL;
+		if (ops[i].kind == IPAM_OP_PUT && r == 0 && (r = ipam__rec_new_dop(v, &recs[i], &ops[i])) == 0) {
+			recs[i]->generation = rev;
+			nput++;
+		}
+	}
+	for (int k = 0; k < IPAM__NLINKS && r == 0; k++)
+		r = ipam__view_reserve(v, k, nput);
+	for (unsigned i = 0; i < nops && r == 0; i++) {
+		unsigned n = 0;
+		for (unsigned j = 0; j < nops; j++)
+			n += ops[j].pool == ops[i].pool;
+		r = ipam__index_reserve(v->pools[ops[i].pool].idx, 2 * n);
+	}
+	if (r < 0) {
+		for (unsigned i = 0; i < nops; i++)
+			ipam__rec_free(v, recs[i]);
+		if (recs != stack_recs)
+			ipam__release(recs, nops * sizeof(*recs));
+		return ipam__fail_code(r);
+	}
+	/* 2. The changes: nothing below can fail. */
+	for (unsigned i = 0; i < nops; i++) {
+		const struct ipam__dop *op = &ops[i];
+		struct ipam__pool_state *ps = &v->pools[op->pool];
+		struct ipam__rec *nr = recs[i], *old;
+		uint64_t h[IPAM__NLINKS];
+		ipam_addr a = { 0, 0, ipam_pool_family(ps->pool) };
+		unsigned old_state;
+
+		ipam__addr_set_value(&a, op->addr);
+		h[IPAM__LINK_ADDR] = ipam__view_hash_addr(v, op->pool, op->addr);
+		old = ipam__view_rec_at(v, op->pool, op->addr, h[IPAM__LINK_ADDR]);
+		old_state = old ? old->state : 0;
+		if (op->kind == IPAM_OP_DELETE && !old)
+			continue;
+		if (nr) {
+			h[IPAM__LINK_OWNER] = ipam__view_rec_hash(v, nr, IPAM__LINK_OWNER);
+			h[IPAM__LINK_ATTACH] = ipam__view_rec_hash(v, nr, IPAM__LINK_ATTACH);
+		}
+		index_transition(v, ps, &a, old_state, nr ? nr->state : 0, nr, now_ms);
+		if (old) {
+			ipam__view_unlink_h(v, old, h[IPAM__LINK_ADDR]);
+			if (old_state == IPAM_LEASE_RESERVED)
+				ps->reserved--;
+			ipam__rec_free(v, old);
+		}
+		if (nr) {
+			ipam__view_link_h(v, nr, h);
+			if (nr->state == IPAM_LEASE_RESERVED)
+				ps->reserved++;
+		}
+		ps->version = rev;
+	}
+	v->revision = rev;
+	ipam__view_touch(v);
+	if (recs != stack_recs)
+		ipam__release(recs, nops * sizeof(*recs));
+	return 0;
+}
+
+int ipam__view_commit_dops(ipam_view *v, const struct ipam__dop *ops, unsigned nops,
+			   const ipam_cond *conds, unsigned nconds, int64_t now_ms,
+			   uint64_t decided_at, uint64_t *rev)
+{
+	int r = 0;
+
+	ipam_view_lock(v);
+	/* Decided on this very state: the preconditions were read from it
+	 * (and every base record is the one at its address). Else they are
+	 * checked; one holding pins the record at its address (its
+	 * generation, or in coarse mode its pool's version, is unchanged), so
+	 * a base read by the decision is still that record. */
+	if (!decided_at || decided_at != v->stamp)
+		r = dops_check(v, conds, nconds);
+	if (r == 0)
+		r = dops_apply(v, ops, nops, now_ms, v->revision + 1);
+	if (r == 0)
+		*rev = v->revision;
+	ipam_view_unlock(v);
+	return r;
 }
 
 IPAM_EXPORT int ipam_view_commit(ipam_view *v, const ipam_txn *txn, uint64_t *rev)
