@@ -530,6 +530,209 @@ START_TEST(claims_all_claimed)
 }
 END_TEST
 
+
+/* ---- the memory store's own path against the public one ----------------------------------
+ * A context on the memory store applies its decisions directly
+ * (ipam__view_commit_dops); one on a store with its own table (the spy,
+ * faults off) gets public ipam_op records and commits them through
+ * ipam_view_check/ipam_view_apply. The same seeded run of every write call
+ * on both must give the same answers and the same records, field by field,
+ * generations included. */
+
+#define EQ_OWNERS 10
+
+static int eq_collect(void *ud, const ipam_lease *l)
+{
+	ipam_lease **p = ud;
+	**p = *l;
+	(*p)++;
+	return 0;
+}
+
+static int eq_cmp(const void *a, const void *b)
+{
+	const ipam_lease *x = a, *y = b;
+	int c = strcmp(x->pool, y->pool);
+	return c ? c : ipam_addr_cmp(&x->addr, &y->addr);
+}
+
+static unsigned eq_dump(ipam_ctx *c, ipam_lease *buf)
+{
+	ipam_lease *p = buf;
+	ck_assert_int_eq(ipam_foreach_lease(c, "net", NULL, eq_collect, &p), 0);
+	qsort(buf, (size_t)(p - buf), sizeof(*buf), eq_cmp);
+	return (unsigned)(p - buf);
+}
+
+static void eq_same_leases(const ipam_lease *x, const ipam_lease *y, long step)
+{
+	char a[IPAM_ADDR_STRLEN], b[IPAM_ADDR_STRLEN];
+	ck_assert_msg(strcmp(x->pool, y->pool) == 0 && ipam_addr_cmp(&x->addr, &y->addr) == 0,
+		      "step %ld: %s %s vs %s %s", step, x->pool, fx_fmt(&x->addr, a), y->pool,
+		      fx_fmt(&y->addr, b));
+	ck_assert_msg(strcmp(x->owner, y->owner) == 0 && strcmp(x->ifname, y->ifname) == 0 &&
+			      strcmp(x->attachment, y->attachment) == 0 && strcmp(x->node, y->node) == 0,
+		      "step %ld: %s: %s/%s/%s/%s vs %s/%s/%s/%s", step, fx_fmt(&x->addr, a), x->owner,
+		      x->ifname, x->attachment, x->node, y->owner, y->ifname, y->attachment, y->node);
+	ck_assert_msg(x->generation == y->generation && x->state == y->state &&
+			      x->created == y->created && x->updated == y->updated &&
+			      x->expires == y->expires && x->suspect_since == y->suspect_since,
+		      "step %ld: %s: gen %" PRIu64 "/%" PRIu64 " state %d/%d times %" PRId64 "/%" PRId64
+		      " %" PRId64 "/%" PRId64 " %" PRId64 "/%" PRId64,
+		      step, fx_fmt(&x->addr, a), x->generation, y->generation, (int)x->state,
+		      (int)y->state, x->created, y->created, x->updated, y->updated, x->expires,
+		      y->expires);
+	ck_assert_uint_eq(x->nattrs, y->nattrs);
+	for (unsigned i = 0; i < x->nattrs; i++) {
+		ck_assert_str_eq(x->attrs[i].key, y->attrs[i].key);
+		ck_assert_str_eq(x->attrs[i].value, y->attrs[i].value);
+	}
+}
+
+static void eq_compare(ipam_ctx *a, ipam_ctx *b, long step)
+{
+	static ipam_lease la[64], lb[64];
+	unsigned na = eq_dump(a, la), nb = eq_dump(b, lb);
+	ck_assert_msg(na == nb, "step %ld: %u records vs %u", step, na, nb);
+	for (unsigned i = 0; i < na; i++)
+		eq_same_leases(&la[i], &lb[i], step);
+	for (int k = 0; k < 2; k++) {
+		const char *pool = k ? "v6" : "v4";
+		ipam_pool_stats sa, sb;
+		ck_assert_int_eq(ipam_pool_stats_get(a, "net", pool, &sa), 0);
+		ck_assert_int_eq(ipam_pool_stats_get(b, "net", pool, &sb), 0);
+		ck_assert_msg(sa.used.lo == sb.used.lo && sa.quarantined.lo == sb.quarantined.lo &&
+				      sa.reserved == sb.reserved && sa.version == sb.version,
+			      "step %ld: pool %s stats differ", step, pool);
+	}
+	ck_assert_int_eq(ipam_verify(a, "net"), 0);
+	ck_assert_int_eq(ipam_verify(b, "net"), 0);
+}
+
+static void eq_set(ipam_ctx *c)
+{
+	ipam_pool *v4 = fx_pool("v4", "10.0.0.0/28", NULL, NULL);
+	ck_assert_int_eq(ipam_pool_set_quarantine(v4, 20, 0, 0), 0);
+	fx_add_set(c, "net", v4, fx_pool("v6", "fd00::/124", NULL, NULL), NULL);
+}
+
+START_TEST(direct_matches_public)
+{
+	uint64_t rng = tu_seed("txn/direct_matches_public");
+	ipam_store *mst;
+	struct spy *pub = calloc(1, sizeof(*pub));
+	ipam_ctx *a, *b;
+	static const char *const hexid =
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	long steps = tu_scale(4000);
+
+	ck_assert_ptr_nonnull(pub);
+	pub->base.ops = &spy_ops;
+	ck_assert_int_eq(ipam_store_memory_new(&pub->inner), 0);
+	ck_assert_int_eq(ipam_store_memory_new(&mst), 0);
+	a = fx_ctx(mst, 0);
+	b = fx_ctx(&pub->base, 0);
+	eq_set(a);
+	eq_set(b);
+	for (long step = 0; step < steps; step++) {
+		unsigned o = (unsigned)(tu_splitmix(&rng) % EQ_OWNERS), what = (unsigned)(tu_splitmix(&rng) % 10);
+		uint64_t x = tu_splitmix(&rng);
+		char owner[32], att[80], addr_s[64];
+		const char *ifname = x & 1 ? "eth0" : "net1";
+		ipam_addr addr;
+		int ra, rb;
+
+		snprintf(owner, sizeof(owner), "ns/pod-%u", o);
+		/* A few attachments per owner (rebinds), some of them container ids. */
+		if ((x >> 1) % 3 == 0)
+			snprintf(att, sizeof(att), "%.62s%02x", hexid, (unsigned)(o * 4 + (x >> 3) % 4));
+		else
+			snprintf(att, sizeof(att), "sandbox-%u-%u", o, (unsigned)((x >> 3) % 3));
+		if (x >> 8 & 1)
+			snprintf(addr_s, sizeof(addr_s), "10.0.0.%u", 1 + (unsigned)((x >> 9) % 14));
+		else
+			snprintf(addr_s, sizeof(addr_s), "fd00::%x", 1 + (unsigned)((x >> 9) % 15));
+		addr = fx_addr(addr_s);
+		switch (what) {
+		case 0:
+		case 1:
+		case 2: {
+			ipam_lease oa[2], ob[2];
+			unsigned na = 2, nb = 2;
+			ipam_attr at[2] = { { "uid", "1234" }, { "mac", "02:00:00:00:00:01" } };
+			ipam_request r = fx_req("net", owner, att);
+			r.ifname = ifname;
+			r.ttl = (x >> 16) % 4 == 0 ? (uint32_t)((x >> 18) % 100) : 0;
+			r.nattrs = (unsigned)((x >> 24) % 3);
+			r.attrs = at;
+			if ((x >> 26) % 8 == 0) {
+				r.exact = &addr;
+				r.nexact = 1;
+			} else if ((x >> 26) % 8 == 1) {
+				r.hints = &addr;
+				r.nhints = 1;
+			}
+			if ((x >> 29) % 8 == 0)
+				r.node = "node-2";
+			ra = ipam_allocate(a, &r, oa, &na);
+			rb = ipam_allocate(b, &r, ob, &nb);
+			ck_assert_msg(ra == rb, "step %ld: allocate %d vs %d", step, ra, rb);
+			if (ra == 0) {
+				ck_assert_uint_eq(na, nb);
+				for (unsigned i = 0; i < na; i++)
+					eq_same_leases(&oa[i], &ob[i], step);
+			}
+			break;
+		}
+		case 3:
+			ra = ipam_release_attachment(a, "net", att, 0);
+			rb = ipam_release_attachment(b, "net", att, 0);
+			ck_assert_msg(ra == rb, "step %ld: release attachment %d vs %d", step, ra, rb);
+			break;
+		case 4: {
+			ipam_lease l;
+			uint64_t gen = 0;
+			if (ipam_lookup_addr(a, "net", &addr, &l) == 0)
+				gen = l.generation + ((x >> 16) % 3 == 0); /* sometimes stale */
+			ra = ipam_release_addr(a, "net", &addr, gen);
+			rb = ipam_release_addr(b, "net", &addr, gen);
+			ck_assert_msg(ra == rb, "step %ld: release addr %d vs %d", step, ra, rb);
+			break;
+		}
+		case 5:
+			ra = ipam_release_owner(a, "net", owner, x >> 16 & 1 ? ifname : NULL);
+			rb = ipam_release_owner(b, "net", owner, x >> 16 & 1 ? ifname : NULL);
+			ck_assert_msg(ra == rb, "step %ld: release owner %d vs %d", step, ra, rb);
+			break;
+		case 6:
+			ra = ipam_renew(a, "net", owner, x >> 16 & 1 ? ifname : NULL, (uint32_t)((x >> 17) % 50));
+			rb = ipam_renew(b, "net", owner, x >> 16 & 1 ? ifname : NULL, (uint32_t)((x >> 17) % 50));
+			ck_assert_msg(ra == rb, "step %ld: renew %d vs %d", step, ra, rb);
+			break;
+		case 7:
+			if (x >> 16 & 1) {
+				ra = ipam_reserve(a, "net", &addr, x >> 17 & 1 ? "ops: keep" : NULL);
+				rb = ipam_reserve(b, "net", &addr, x >> 17 & 1 ? "ops: keep" : NULL);
+			} else {
+				ra = ipam_unreserve(a, "net", &addr);
+				rb = ipam_unreserve(b, "net", &addr);
+			}
+			ck_assert_msg(ra == rb, "step %ld: (un)reserve %d vs %d", step, ra, rb);
+			break;
+		default:
+			fx_advance((int64_t)((x >> 16) % 15000));
+			break;
+		}
+		if (step % 16 == 0 || step == steps - 1)
+			eq_compare(a, b, step);
+	}
+	ipam_ctx_free(a);
+	ipam_ctx_free(b);
+	ipam_store_free(mst);
+	ipam_store_free(&pub->base);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("txn");
@@ -544,6 +747,7 @@ int main(void)
 	tcase_set_timeout(t2, 300);
 	tcase_add_test(t2, store_table_checked);
 	tcase_add_test(t2, oom_sweep);
+	tcase_add_test(t2, direct_matches_public);
 	suite_add_tcase(s, t2);
 	TCase *t3 = tcase_create("claims");
 	tcase_add_test(t3, claims_next_fit);
