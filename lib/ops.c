@@ -246,6 +246,9 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 			op->attach_len = alen;
 			op->node = a->node;
 			op->node_len = nlen;
+			op->h_owner = op->hb_owner = h_owner;
+			op->h_attach = ipam__view_hash_attach_packed(v, req->attachment, alen, op->bin,
+								     &op->attach_packed);
 			if (req->nattrs) {
 				op->attrs = req->attrs;
 				op->nattrs = req->nattrs;
@@ -334,6 +337,10 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 		op->node_len = nlen;
 		op->attrs = req->attrs;
 		op->nattrs = req->nattrs;
+		/* The chain hashes, here rather than under the write lock. */
+		op->h_owner = h_owner;
+		op->h_attach = ipam__view_hash_attach_packed(v, req->attachment, alen, op->bin,
+							     &op->attach_packed);
 		fill_new(&a->out[k], a, pname, now_ms);
 		a->out[k].addr = cand;
 		a->kind[k] = 1;
@@ -483,7 +490,7 @@ struct release_arg {
 /* Add the release of rec: to the quarantine if its pool has one, else a
  * deletion; pinned to the generation seen. */
 static int emit_release(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view *v,
-			const struct ipam__rec *rec, int64_t now_ms)
+			const struct ipam__rec *rec, uint64_t h_attach, int64_t now_ms)
 {
 	const struct ipam__pool_state *ps = &v->pools[rec->pool];
 	struct ipam__dop *op = ipam__txnbuf_op(tb);
@@ -494,7 +501,13 @@ static int emit_release(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view 
 	op->pool = rec->pool;
 	op->addr = ipam__rec_addr(rec);
 	op->base = rec;
+	/* Its chain hashes, here rather than under the write lock (a
+	 * quarantined copy keeps the owner and attachment). */
+	op->hb_owner = ipam__view_rec_hash(v, rec, IPAM__LINK_OWNER);
+	op->hb_attach = h_attach ? h_attach : ipam__view_rec_hash(v, rec, IPAM__LINK_ATTACH);
 	if (ps->quarantine) {
+		op->h_owner = op->hb_owner;
+		op->h_attach = op->hb_attach;
 		op->kind = IPAM_OP_PUT;
 		op->state = IPAM_LEASE_QUARANTINED;
 		op->created = ipam__rec_created(rec);
@@ -514,6 +527,7 @@ static int decide_release(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 	struct release_arg *a = arg;
 	const ipam_view *v = e->view;
 	struct ipam__rec *r;
+	uint64_t h_attach = 0; /* of the key: releasing by attachment */
 	size_t key_len;
 	int err;
 
@@ -524,14 +538,19 @@ static int decide_release(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 		r = pi < 0 ? NULL : ipam__view_find_addr(v, (unsigned)pi, ipam__addr_value(a->addr));
 		if (r && ipam__state_is_bound(r->state) &&
 		    (!a->generation || a->generation == r->generation)) {
-			if ((err = emit_release(ctx, tb, v, r, now_ms)) < 0)
+			if ((err = emit_release(ctx, tb, v, r, 0, now_ms)) < 0)
 				return err;
 			a->count++;
 		}
 		return 0;
 	}
 	key_len = strlen(a->key);
-	r = a->by == BY_ATTACHMENT ? ipam__view_attach_chain(v, a->key) : ipam__view_owner_chain(v, a->key);
+	if (a->by == BY_ATTACHMENT) {
+		h_attach = ipam__view_hash_attach(v, a->key, key_len);
+		r = ipam__view_attach_chain_h(v, a->key, key_len, h_attach);
+	} else {
+		r = ipam__view_owner_chain(v, a->key);
+	}
 	for (; r; r = ipam__rec_next(v, r, a->by == BY_ATTACHMENT ? IPAM__LINK_ATTACH : IPAM__LINK_OWNER)) {
 		if (!ipam__state_is_bound(r->state))
 			continue;
@@ -542,7 +561,7 @@ static int decide_release(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 			continue;
 		if (a->generation && a->generation != r->generation)
 			continue;
-		if ((err = emit_release(ctx, tb, v, r, now_ms)) < 0)
+		if ((err = emit_release(ctx, tb, v, r, h_attach, now_ms)) < 0)
 			return err;
 		a->count++;
 	}

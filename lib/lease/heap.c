@@ -589,6 +589,7 @@ int ipam__rec_new_dop(ipam_view *v, struct ipam__rec **out, const struct ipam__d
 		.attach_len = d->attach_len,
 		.node_len = d->node_len,
 		.attrs = d->attrs,
+		.packed = d->attach && d->attach_packed ? d->bin : NULL,
 	};
 
 	if (b) {

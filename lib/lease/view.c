@@ -169,6 +169,12 @@ void ipam__view_unlink_h(ipam_view *v, struct ipam__rec *r, uint64_t h_addr)
 		chain_unlink_h(v, k, r, ipam__view_rec_hash(v, r, k));
 }
 
+void ipam__view_unlink_hh(ipam_view *v, struct ipam__rec *r, const uint64_t h[IPAM__NLINKS])
+{
+	for (int k = 0; k < IPAM__NLINKS; k++)
+		chain_unlink_h(v, k, r, h[k] ? h[k] : ipam__view_rec_hash(v, r, k));
+}
+
 int ipam__view_presize(ipam_view *v, size_t nrecs, size_t bytes)
 {
 	int r = 0;
@@ -264,14 +270,21 @@ struct ipam__rec *ipam__view_owner_chain(const ipam_view *v, const char *owner)
 	return owner_chain_raw(v, owner);
 }
 
-struct ipam__rec *ipam__view_attach_chain(const ipam_view *v, const char *attachment)
+struct ipam__rec *ipam__view_attach_chain_h(const ipam_view *v, const char *attachment, size_t len,
+					    uint64_t h_attach)
 {
 	const struct ipam__chains *t = &v->tab[IPAM__LINK_ATTACH];
-	size_t len = strlen(attachment);
 
 	if (v->scope && !key_eq(v->scope->attach, v->scope->attach_len, attachment, len))
 		ipam__scope_misses++;
-	return ipam__rec_of(v, t->b[ipam__bucket(t, ipam__view_hash_attach(v, attachment, len))]);
+	return ipam__rec_of(v, t->b[ipam__bucket(t, h_attach)]);
+}
+
+struct ipam__rec *ipam__view_attach_chain(const ipam_view *v, const char *attachment)
+{
+	size_t len = strlen(attachment);
+
+	return ipam__view_attach_chain_h(v, attachment, len, ipam__view_hash_attach(v, attachment, len));
 }
 
 static int owner_match(const ipam_view *v, const struct ipam__rec *r, unsigned pool,

@@ -184,6 +184,13 @@ struct ipam__dop {
 	size_t owner_len, ifname_len, attach_len, node_len;
 	const ipam_attr *attrs;
 	unsigned nattrs;
+	/* Chain hashes the decision already has (0: not known, computed by
+	 * the commit): of the new record's owner and attachment, and of
+	 * base's. attach_packed: the new attachment is a container id, packed
+	 * into bin. */
+	uint64_t h_owner, h_attach, hb_owner, hb_attach;
+	int attach_packed;
+	uint8_t bin[32];
 };
 
 /* The public op of d (the pool's name filled in); the caller holds a lock
@@ -345,6 +352,11 @@ uint64_t ipam__view_hash_attach_packed(const ipam_view *v, const char *attachmen
 void ipam__view_link_h(ipam_view *v, struct ipam__rec *r, const uint64_t h[IPAM__NLINKS]);
 /* Unlink r, its address hash known (the others are computed). */
 void ipam__view_unlink_h(ipam_view *v, struct ipam__rec *r, uint64_t h_addr);
+/* The same with every hash given (0: compute that one). */
+void ipam__view_unlink_hh(ipam_view *v, struct ipam__rec *r, const uint64_t h[IPAM__NLINKS]);
+/* ipam__view_attach_chain() with the key's hash given. */
+struct ipam__rec *ipam__view_attach_chain_h(const ipam_view *v, const char *attachment, size_t len,
+					    uint64_t h_attach);
 /* ipam__view_find_bound() with counted strings and the owner's hash. */
 struct ipam__rec *ipam__view_find_bound_h(const ipam_view *v, unsigned pool, const char *owner,
 					  size_t owner_len, const char *ifname, size_t ifname_len,

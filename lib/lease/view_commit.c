@@ -348,12 +348,20 @@ static int dops_apply(ipam_view *v, const struct ipam__dop *ops, unsigned nops, 
 		if (op->kind == IPAM_OP_DELETE && !old)
 			continue;
 		if (nr) {
-			h[IPAM__LINK_OWNER] = ipam__view_rec_hash(v, nr, IPAM__LINK_OWNER);
-			h[IPAM__LINK_ATTACH] = ipam__view_rec_hash(v, nr, IPAM__LINK_ATTACH);
+			h[IPAM__LINK_OWNER] = op->h_owner ? op->h_owner
+							  : ipam__view_rec_hash(v, nr, IPAM__LINK_OWNER);
+			h[IPAM__LINK_ATTACH] = op->h_attach ? op->h_attach
+							    : ipam__view_rec_hash(v, nr, IPAM__LINK_ATTACH);
 		}
 		index_transition(v, ps, &a, old_state, nr ? nr->state : 0, nr, now_ms);
 		if (old) {
-			ipam__view_unlink_h(v, old, h[IPAM__LINK_ADDR]);
+			/* The hashes the decision found for base, if old is it. */
+			uint64_t ho[IPAM__NLINKS] = { h[IPAM__LINK_ADDR], 0, 0 };
+			if (old == op->base) {
+				ho[IPAM__LINK_OWNER] = op->hb_owner;
+				ho[IPAM__LINK_ATTACH] = op->hb_attach;
+			}
+			ipam__view_unlink_hh(v, old, ho);
 			if (old_state == IPAM_LEASE_RESERVED)
 				ps->reserved--;
 			ipam__rec_free(v, old);
