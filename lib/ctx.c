@@ -32,6 +32,7 @@ IPAM_EXPORT int ipam_ctx_new(ipam_ctx **out, ipam_store *store, const ipam_ctx_o
 {
 	ipam_ctx *ctx;
 	struct timespec ts;
+	int r;
 
 	if (!out || !store || !store->ops)
 		return ipam__fail(-EINVAL, "ctx", NULL, "a context needs a store");
@@ -49,10 +50,14 @@ IPAM_EXPORT int ipam_ctx_new(ipam_ctx **out, ipam_store *store, const ipam_ctx_o
 		ctx->opt.max_attempts = 16;
 	if (ctx->opt.backoff_max_us < ctx->opt.backoff_base_us)
 		ctx->opt.backoff_max_us = ctx->opt.backoff_base_us;
-	if (ctx->opt.node && ipam__copy_field(ctx->node, sizeof(ctx->node), ctx->opt.node, "node") < 0) {
+	/* The node goes into every lease this context writes: checked as a
+	 * lease's node is (length, no control bytes), once, here. */
+	if (ctx->opt.node && (r = ipam__text_check(ctx->opt.node, sizeof(ctx->node), "node", 0)) < 0) {
 		ipam__release(ctx, sizeof(*ctx));
-		return -ENAMETOOLONG;
+		return r;
 	}
+	if (ctx->opt.node)
+		ipam__copy_field(ctx->node, sizeof(ctx->node), ctx->opt.node, "node");
 	ctx->opt.node = NULL; /* not kept: the caller's string may go away */
 	ctx->store = store;
 	pthread_mutex_init(&ctx->lock, NULL);

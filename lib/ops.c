@@ -680,14 +680,13 @@ static int decide_reserve(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 	const ipam_pool *pool = ipam_poolset_find_addr(e->set, a->addr);
 	const struct ipam__rec *at;
 	struct ipam__dop *op;
-	int pi, err;
+	int pi;
 
 	if (!pool)
 		return fmt_fail(-EACCES, "address", a->addr,
 				"is not an allocatable address of any pool in the set");
+	/* (An allocatable address of the pool: one its index holds.) */
 	pi = ipam__view_pool_index(v, ipam_pool_name(pool));
-	if ((err = ipam__index_state(v->pools[pi].idx, a->addr)) < 0)
-		return err; /* message recorded */
 	at = ipam__view_find_addr(v, (unsigned)pi, ipam__addr_value(a->addr));
 	if (a->unreserve) {
 		if (!at || at->state != IPAM_LEASE_RESERVED)

@@ -220,6 +220,33 @@ START_TEST(bad_requests)
 	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 0);
 	ck_assert_int_eq(ipam_release_attachment(ctx, "nope", "c1", 0), -ENOENT);
 	ck_assert_int_eq(ipam_allocate(NULL, &r, out, &n), -EINVAL);
+	/* Attributes, another node, a reserve note and a context's node are
+	 * checked as the lease's own strings are, before anything is
+	 * decided. */
+	n = 2;
+	ipam_attr bad_attrs[2] = { { "uid", "1" }, { "", "x" } };
+	r = fx_req("net", "ns/a", "c1");
+	r.attrs = bad_attrs;
+	r.nattrs = 2;
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -EINVAL);
+	memcpy(bad_attrs[1].key, "mac", 4);
+	memcpy(bad_attrs[1].value, "02:00\t", 7);
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -EINVAL);
+	r = fx_req("net", "ns/a", "c1");
+	r.node = "node\x01";
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -EINVAL);
+	ipam_addr a = fx_addr("10.0.0.3");
+	ck_assert_int_eq(ipam_reserve(ctx, "net", &a, "keep\x7f"), -EINVAL);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 0);
+	ipam_ctx_options o;
+	ipam_ctx *c2 = NULL;
+	ipam_ctx_options_init(&o);
+	o.node = "bad\x01node";
+	ck_assert_int_eq(ipam_ctx_new(&c2, st, &o), -EINVAL);
+	ck_assert_ptr_null(c2);
+	o.node = big;
+	ck_assert_int_eq(ipam_ctx_new(&c2, st, &o), -ENAMETOOLONG);
+	ck_assert_ptr_null(c2);
 }
 END_TEST
 
