@@ -351,20 +351,39 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 	return 0;
 }
 
-/* One pass over a request string: its length, or -ENAMETOOLONG past max,
- * or -EINVAL for a control byte. */
+/* A control byte (< 0x20 or 0x7f) among s[0..len). Eight bytes at a time:
+ * a byte below 0x20 or equal to 0x7f sets the top bit of its lane. */
+static int has_control(const char *s, size_t len)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t x, del;
+		memcpy(&x, s + i, 8);
+		del = x ^ (0x7f * ones);
+		if (((x - 0x20 * ones) & ~x & highs) | ((del - ones) & ~del & highs))
+			return 1;
+	}
+	for (; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 1;
+	return 0;
+}
+
+/* A request string: its length, or -ENAMETOOLONG past max, or -EINVAL
+ * for a control byte. */
 static int req_text(const char *s, size_t max, const char *field, size_t *len)
 {
-	size_t i;
+	size_t n = strnlen(s, max + 1);
 
-	for (i = 0; i <= max && s[i]; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return ipam__fail(-EINVAL, "request", NULL,
-					  "owner, ifname, attachment and node must not contain "
-					  "control bytes (%s)", field);
-	if (i > max)
-		return ipam__fail_n(-ENAMETOOLONG, field, s, i, "longer than %zu bytes", max);
-	*len = i;
+	if (n > max)
+		return ipam__fail_n(-ENAMETOOLONG, field, s, n, "longer than %zu bytes", max);
+	if (has_control(s, n))
+		return ipam__fail(-EINVAL, "request", NULL,
+				  "owner, ifname, attachment and node must not contain "
+				  "control bytes (%s)", field);
+	*len = n;
 	return 0;
 }
 

@@ -238,6 +238,25 @@ START_TEST(bad_requests)
 	ipam_addr a = fx_addr("10.0.0.3");
 	ck_assert_int_eq(ipam_reserve(ctx, "net", &a, "keep\x7f"), -EINVAL);
 	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 0);
+	/* A control byte anywhere in a long string (eight bytes are checked
+	 * at a time); bytes next to the control range are fine. */
+	for (unsigned pos = 0; pos < 70; pos++) {
+		static const unsigned char bad[] = { 0x01, 0x1f, 0x7f }, good[] = { 0x20, 0x7e, 0x80, 0xff };
+		char att[72];
+		memset(att, 'a', 70);
+		att[70] = 0;
+		for (unsigned i = 0; i < sizeof(bad); i++) {
+			att[pos] = (char)bad[i];
+			r = fx_req("net", "ns/a", att);
+			ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -EINVAL);
+		}
+		for (unsigned i = 0; i < sizeof(good); i++) {
+			att[pos] = (char)good[i];
+			r = fx_req("net", "ns/a", att);
+			ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), 0);
+			ck_assert_int_eq(ipam_release_attachment(ctx, "net", att, 0), 2);
+		}
+	}
 	ipam_ctx_options o;
 	ipam_ctx *c2 = NULL;
 	ipam_ctx_options_init(&o);
