@@ -4,6 +4,7 @@
  * decide/commit/retry loop, counters, and the read-only calls (lookups,
  * iteration, statistics). The write calls are in ops.c.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -274,7 +275,8 @@ struct ipam__dop *ipam__txnbuf_op(struct ipam__txnbuf *tb)
 	if (tb->nops == tb->cap_ops &&
 	    grow((void **)&tb->ops, &tb->cap_ops, sizeof(*tb->ops), tb->op_room) < 0)
 		return NULL;
-	memset(&tb->ops[tb->nops], 0, sizeof(*tb->ops));
+	/* All but the packed attachment, read only when attach_packed is set. */
+	memset(&tb->ops[tb->nops], 0, offsetof(struct ipam__dop, bin));
 	return &tb->ops[tb->nops++];
 }
 

@@ -319,12 +319,10 @@ static int dops_apply(ipam_view *v, const struct ipam__dop *ops, unsigned nops, 
 	}
 	for (int k = 0; k < IPAM__NLINKS && r == 0; k++)
 		r = ipam__view_reserve(v, k, nput);
-	for (unsigned i = 0; i < nops && r == 0; i++) {
-		unsigned n = 0;
-		for (unsigned j = 0; j < nops; j++)
-			n += ops[j].pool == ops[i].pool;
-		r = ipam__index_reserve(v->pools[ops[i].pool].idx, 2 * n);
-	}
+	/* Room for every op in each pool touched (more than one pool needs:
+	 * reserving is idempotent, and change sets are small). */
+	for (unsigned i = 0; i < nops && r == 0; i++)
+		r = ipam__index_reserve(v->pools[ops[i].pool].idx, 2 * (size_t)nops);
 	if (r < 0) {
 		for (unsigned i = 0; i < nops; i++)
 			ipam__rec_free(v, recs[i]);
