@@ -172,13 +172,19 @@ static void *churn(void *arg)
 	return NULL;
 }
 
-static void threads_run(int nthreads, int coarse)
+struct thres {
+	double ops_s;
+	unsigned long long commits, conflicts;
+};
+
+static struct thres threads_run(int nthreads, int coarse)
 {
 	ipam_store *st;
 	ipam_ctx *ctx = make_ctx(&st, coarse, pool("v4", "10.1.0.0/22", "10.1.0.1-10.1.3.232"), NULL);
 	pthread_t t[8];
 	struct tharg args[8];
 	ipam_ctx_stats s;
+	struct thres res;
 	const long ops = 200000 / nthreads;
 	double t0 = now_s();
 	for (int i = 0; i < nthreads; i++) {
@@ -189,13 +195,43 @@ static void threads_run(int nthreads, int coarse)
 		pthread_join(t[i], NULL);
 	double dt = now_s() - t0;
 	ipam_ctx_stats_get(ctx, &s);
-	printf("  %-6s %d thread%s  %9.0f ops/s   %7.4f conflicts/commit  (%llu commits, %llu conflicts)\n",
-	       coarse ? "coarse" : "fine", nthreads, nthreads > 1 ? "s" : " ",
-	       (double)(2 * ops * nthreads) / dt,
-	       s.commits ? (double)s.conflicts / (double)s.commits : 0.0,
-	       (unsigned long long)s.commits, (unsigned long long)s.conflicts);
+	res.ops_s = (double)(2 * ops * nthreads) / dt;
+	res.commits = (unsigned long long)s.commits;
+	res.conflicts = (unsigned long long)s.conflicts;
 	ipam_ctx_free(ctx);
 	ipam_store_free(st);
+	return res;
+}
+
+/* Each thread count: ROUNDS runs of fine and of coarse, the two taking
+ * turns to go first (this machine's speed drifts): the median and the
+ * range of operations/s, conflicts over all runs. */
+#define ROUNDS 5
+
+static void threads_section(void)
+{
+	for (int t = 1; t <= 4; t *= 2) {
+		double v[2][ROUNDS];
+		unsigned long long commits[2] = { 0, 0 }, conflicts[2] = { 0, 0 };
+		for (int r = 0; r < ROUNDS; r++) {
+			for (int k = 0; k < 2; k++) {
+				int coarse = (r & 1) ^ k;
+				struct thres x = threads_run(t, coarse);
+				v[coarse][r] = x.ops_s;
+				commits[coarse] += x.commits;
+				conflicts[coarse] += x.conflicts;
+			}
+		}
+		for (int coarse = 0; coarse < 2; coarse++) {
+			qsort(v[coarse], ROUNDS, sizeof(double), cmp_double);
+			printf("  %-6s %d thread%s  %9.0f ops/s (%.0f-%.0f)   %7.4f conflicts/commit  (%llu commits, "
+			       "%llu conflicts)\n",
+			       coarse ? "coarse" : "fine", t, t > 1 ? "s" : " ", v[coarse][ROUNDS / 2],
+			       v[coarse][0], v[coarse][ROUNDS - 1],
+			       commits[coarse] ? (double)conflicts[coarse] / (double)commits[coarse] : 0.0,
+			       commits[coarse], conflicts[coarse]);
+		}
+	}
 }
 
 /* ---- 3. memory per lease ------------------------------------------------------------------ */
@@ -274,10 +310,7 @@ int main(int argc, char **argv)
 	}
 	/* "threads": section 2 alone. */
 	if (argc > 1 && strcmp(argv[1], "threads") == 0) {
-		for (int t = 1; t <= 4; t *= 2) {
-			threads_run(t, 0);
-			threads_run(t, 1);
-		}
+		threads_section();
 		return 0;
 	}
 	printf("libipam %s, allocator %s\n", ipam_version(), ipam_default_allocator_name());
@@ -290,11 +323,9 @@ int main(int argc, char **argv)
 	qsort(raw, 5, sizeof(double), cmp_double);
 	printf("  raw index %8.1f ns   public API %8.1f ns   ratio %.2fx (target <= 3x)\n", raw[2],
 	       api[2], api[2] / raw[2]);
-	printf("2. one 1000-address pool, threads allocating and releasing:\n");
-	for (int t = 1; t <= 4; t *= 2) {
-		threads_run(t, 0);
-		threads_run(t, 1);
-	}
+	printf("2. one 1000-address pool, threads allocating and releasing (median of %d, range):\n",
+	       ROUNDS);
+	threads_section();
 	printf("3. memory:\n");
 	memory_per_lease();
 	return 0;

@@ -12,6 +12,7 @@
  * has skips its precondition lookups; one overtaken by another commit (the
  * spy slips one in between decision and check) must not.
  */
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "ctx_fixture.h"
@@ -531,6 +532,70 @@ START_TEST(claims_all_claimed)
 END_TEST
 
 
+/* The memory store's commit of a change set decided on an older state
+ * (decided_at 0: never the view's stamp) checks every precondition; an
+ * OWNER one with the owner's hash given gives the same answers as without. */
+START_TEST(direct_preconditions)
+{
+	ipam_store *st;
+	ipam_ctx *c;
+	ipam_lease out[2];
+	unsigned n = 2;
+	int err;
+
+	ck_assert_int_eq(ipam_store_memory_new(&st), 0);
+	c = fx_ctx(st, 0);
+	fx_add_set(c, "net", fx_pool("v4", "10.0.0.0/29", NULL, NULL), NULL);
+	ipam_request r = fx_req("net", "ns/a", "c1");
+	ck_assert_int_eq(ipam_allocate(c, &r, out, &n), 0);
+	struct ipam__set_entry *e = ipam__ctx_entry(c, "net", &err);
+	ck_assert_ptr_nonnull(e);
+	ipam_view *v = e->view;
+	uint64_t g = out[0].generation, h = ipam__view_hash_owner(v, "ns/a", 4);
+	for (int k = 0; k < 8; k++) {
+		int hashed = k & 1, gen_ok = k >> 1 & 1, addr_ok = k >> 2 & 1;
+		struct ipam__dop op;
+		ipam_cond conds[2];
+		uint64_t cond_h[2] = { 0, hashed ? h : 0 }, rev = 0;
+		memset(&op, 0, offsetof(struct ipam__dop, bin));
+		memset(conds, 0, sizeof(conds));
+		ipam__view_rdlock(v);
+		op.base = ipam__view_find_addr(v, 0, ipam__addr_value(&out[0].addr));
+		ipam__view_rdunlock(v);
+		ck_assert_ptr_nonnull(op.base);
+		/* A renewal of the lease, as decide_renew() builds it. */
+		op.kind = IPAM_OP_PUT;
+		op.addr = ipam__addr_value(&out[0].addr);
+		op.state = IPAM_LEASE_BOUND;
+		op.created = out[0].created;
+		op.updated = out[0].updated + 1;
+		op.expires = 100 + k;
+		conds[0].kind = IPAM_COND_ADDR;
+		conds[0].addr = out[0].addr;
+		conds[0].generation = addr_ok ? g : g + 1;
+		conds[1].kind = IPAM_COND_OWNER;
+		conds[1].owner = "ns/a";
+		conds[1].ifname = "eth0";
+		conds[1].generation = gen_ok ? g : 0;
+		err = ipam__view_commit_dops(v, &op, 1, conds, 2, cond_h, fx_now_ms, 0, &rev);
+		if (!gen_ok || !addr_ok) {
+			ck_assert_msg(err == -EAGAIN, "case %d: %d", k, err);
+			continue;
+		}
+		ck_assert_msg(err == 0, "case %d: %d", k, err);
+		ipam_lease l;
+		ck_assert_int_eq(ipam_lookup_addr(c, "net", &out[0].addr, &l), 0);
+		ck_assert_int_eq(l.expires, 100 + k);
+		ck_assert_uint_eq(l.generation, rev);
+		ck_assert_str_eq(l.attachment, "c1");
+		g = rev;
+	}
+	ck_assert_int_eq(ipam_verify(c, "net"), 0);
+	ipam_ctx_free(c);
+	ipam_store_free(st);
+}
+END_TEST
+
 /* ---- the memory store's own path against the public one ----------------------------------
  * A context on the memory store applies its decisions directly
  * (ipam__view_commit_dops); one on a store with its own table (the spy,
@@ -748,6 +813,7 @@ int main(void)
 	tcase_add_test(t2, store_table_checked);
 	tcase_add_test(t2, oom_sweep);
 	tcase_add_test(t2, direct_matches_public);
+	tcase_add_test(t2, direct_preconditions);
 	suite_add_tcase(s, t2);
 	TCase *t3 = tcase_create("claims");
 	tcase_add_test(t3, claims_next_fit);

@@ -285,10 +285,22 @@ int ipam__view_apply_checked(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 
 /* ---- the library's own change sets, on the memory store ---------------------------------- */
 
-static int dops_check(const ipam_view *v, const ipam_cond *conds, unsigned nconds)
+static int dops_check(const ipam_view *v, const ipam_cond *conds, unsigned nconds,
+		      const uint64_t *cond_h)
 {
 	for (unsigned i = 0; i < nconds; i++) {
-		int r = conds[i].pool < v->npools ? cond_holds(v, &conds[i]) : -EINVAL;
+		const ipam_cond *c = &conds[i];
+		int r;
+		if (c->pool >= v->npools) {
+			r = -EINVAL;
+		} else if (c->kind == IPAM_COND_OWNER && cond_h && cond_h[i] && c->owner && c->ifname) {
+			const struct ipam__rec *b = ipam__view_find_bound_raw_h(
+				v, c->pool, c->owner, strlen(c->owner), c->ifname, strlen(c->ifname),
+				cond_h[i]);
+			r = (b ? b->generation : 0) == c->generation;
+		} else {
+			r = cond_holds(v, c);
+		}
 		if (r < 0)
 			return ipam__fail(-EINVAL, "txn", NULL, "malformed precondition");
 		if (!r)
@@ -379,8 +391,8 @@ static int dops_apply(ipam_view *v, const struct ipam__dop *ops, unsigned nops, 
 }
 
 int ipam__view_commit_dops(ipam_view *v, const struct ipam__dop *ops, unsigned nops,
-			   const ipam_cond *conds, unsigned nconds, int64_t now_ms,
-			   uint64_t decided_at, uint64_t *rev)
+			   const ipam_cond *conds, unsigned nconds, const uint64_t *cond_h,
+			   int64_t now_ms, uint64_t decided_at, uint64_t *rev)
 {
 	int r = 0;
 
@@ -391,7 +403,7 @@ int ipam__view_commit_dops(ipam_view *v, const struct ipam__dop *ops, unsigned n
 	 * generation, or in coarse mode its pool's version, is unchanged), so
 	 * a base read by the decision is still that record. */
 	if (!decided_at || decided_at != v->stamp)
-		r = dops_check(v, conds, nconds);
+		r = dops_check(v, conds, nconds, cond_h);
 	if (r == 0)
 		r = dops_apply(v, ops, nops, now_ms, v->revision + 1);
 	if (r == 0)
