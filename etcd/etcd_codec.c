@@ -179,6 +179,53 @@ int ipam_etcd__block_key_parse(const char *rest, unsigned shift, char *pool, siz
 
 /* ---- values --------------------------------------------------------------------------- */
 
+/* Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
+ * above U+10FFFF), as jansson requires of a string. */
+static int utf8_ok(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	while (*s) {
+		unsigned c = *s++, n, min, cp;
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1, min = 0x80, cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2, min = 0x800, cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3, min = 0x10000, cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		for (unsigned i = 0; i < n; i++, s++) {
+			if ((*s & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (*s & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+	}
+	return 1;
+}
+
+int ipam_etcd__lease_utf8(const ipam_lease *l)
+{
+	const char *bad = !utf8_ok(l->owner)	    ? "owner"
+			  : !utf8_ok(l->ifname)	    ? "ifname"
+			  : !utf8_ok(l->attachment) ? "attachment"
+			  : !utf8_ok(l->node)	    ? "node"
+						    : NULL;
+
+	for (unsigned i = 0; !bad && i < l->nattrs && i < IPAM_ATTRS_MAX; i++)
+		if (!utf8_ok(l->attrs[i].key) || !utf8_ok(l->attrs[i].value))
+			bad = "attrs";
+	if (bad)
+		return ipam_etcd__fail(-EINVAL, bad, NULL,
+				       "not UTF-8: the etcd store keeps leases as JSON text");
+	return 0;
+}
+
 static int put_str(json_t *o, const char *name, const char *v)
 {
 	return *v ? json_object_set_new(o, name, json_string(v)) : 0;

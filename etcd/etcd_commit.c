@@ -376,6 +376,9 @@ int ipam_etcd__commit(ipam_store *st, ipam_view *v, const ipam_txn *txn, uint64_
 	ipam_view_lock(v);
 	r = ipam_view_check(v, txn);
 	ipam_view_unlock(v);
+	for (unsigned i = 0; r == 0 && i < txn->nops; i++)
+		if (txn->ops[i].kind == IPAM_OP_PUT)
+			r = ipam_etcd__lease_utf8(&txn->ops[i].lease);
 	if (r == 0)
 		r = plan_make(&p, txn);
 	if (r == 0 && !(values = calloc(p.nt ? p.nt : 1, sizeof(*values))))

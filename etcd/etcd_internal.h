@@ -120,6 +120,9 @@ int ipam_etcd__block_decode(const ipam_pool *p, unsigned shift, ipam_u128 idx, c
 /* Encode; a lease with generation 0 is written without one (it takes the
  * revision of the commit that writes the value). malloc'ed text or NULL. */
 char *ipam_etcd__block_encode(const struct ipam_etcd__block *b);
+/* 0 if every string of l is UTF-8 (block values are JSON text), else
+ * -EINVAL with the field named. */
+int ipam_etcd__lease_utf8(const ipam_lease *l);
 /* Index of the record at a, or -1 (*pos: where it would go). */
 int ipam_etcd__block_find(const struct ipam_etcd__block *b, const ipam_addr *a, unsigned *pos);
 /* Insert or replace (by address) / remove. */

@@ -308,6 +308,40 @@ START_TEST(unreachable_then_failover)
 }
 END_TEST
 
+/* Block values are JSON text: a lease string that is not UTF-8 is refused
+ * with -EINVAL before anything is sent (jansson would not encode it). */
+START_TEST(strings_must_be_utf8)
+{
+	static const struct {
+		const char *s;
+		int ok;
+	} cases[] = {
+		{ "ns/pod-a", 1 },	      { "caf\xc3\xa9", 1 },	 { "\xe2\x82\xac", 1 },
+		{ "\xf0\x9f\x98\x80", 1 },    { "\xf4\x8f\xbf\xbf", 1 }, { "\xed\x9f\xbf", 1 },
+		{ "\xff", 0 },		      { "\xc3", 0 },		 { "\xc3(", 0 },
+		{ "\xc0\xaf", 0 },	      { "\xe0\x80\xaf", 0 },	 { "\xed\xa0\x80", 0 },
+		{ "\xf4\x90\x80\x80", 0 },    { "\xf8\x88\x80\x80\x80", 0 }, { "\x80", 0 },
+		{ "\xe2\x82", 0 },
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (int field = 0; field < 6; field++) {
+			ipam_lease l;
+			memset(&l, 0, sizeof(l));
+			strcpy(l.owner, "ns/a");
+			strcpy(l.ifname, "eth0");
+			strcpy(l.attachment, "c1");
+			char *f[] = { l.owner, l.ifname, l.attachment, l.node, l.attrs[0].key, l.attrs[0].value };
+			l.nattrs = field >= 4;
+			if (field >= 4)
+				strcpy(l.attrs[0].key, "k");
+			strcpy(f[field], cases[i].s);
+			ck_assert_msg(ipam_etcd__lease_utf8(&l) == (cases[i].ok ? 0 : -EINVAL), "case %u field %d", i,
+				      field);
+		}
+	}
+}
+END_TEST
+
 START_TEST(bad_options)
 {
 	ipam_etcd_options o;
@@ -393,6 +427,7 @@ int main(void)
 	tcase_add_test(tc, too_big_change_set_is_refused_whole);
 	tcase_add_test(tc, unreachable_then_failover);
 	tcase_add_test(tc, bad_options);
+	tcase_add_test(tc, strings_must_be_utf8);
 	suite_add_tcase(s, tc);
 	tcase_add_unchecked_fixture(tls, et_start_tls, et_stop);
 	tcase_set_timeout(tls, 120);
