@@ -162,14 +162,7 @@ void ipam__view_link_h(ipam_view *v, struct ipam__rec *r, const uint64_t h[IPAM_
 		chain_link_h(v, k, r, h[k]);
 }
 
-void ipam__view_unlink_h(ipam_view *v, struct ipam__rec *r, uint64_t h_addr)
-{
-	chain_unlink_h(v, IPAM__LINK_ADDR, r, h_addr);
-	for (int k = IPAM__LINK_ADDR + 1; k < IPAM__NLINKS; k++)
-		chain_unlink_h(v, k, r, ipam__view_rec_hash(v, r, k));
-}
-
-void ipam__view_unlink_hh(ipam_view *v, struct ipam__rec *r, const uint64_t h[IPAM__NLINKS])
+void ipam__view_unlink_h(ipam_view *v, struct ipam__rec *r, const uint64_t h[IPAM__NLINKS])
 {
 	for (int k = 0; k < IPAM__NLINKS; k++)
 		chain_unlink_h(v, k, r, h[k] ? h[k] : ipam__view_rec_hash(v, r, k));

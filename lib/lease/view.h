@@ -351,10 +351,8 @@ uint64_t ipam__view_hash_attach_packed(const ipam_view *v, const char *attachmen
 				       uint8_t bin[32], int *packed);
 /* Link r with its three chain hashes already known. */
 void ipam__view_link_h(ipam_view *v, struct ipam__rec *r, const uint64_t h[IPAM__NLINKS]);
-/* Unlink r, its address hash known (the others are computed). */
-void ipam__view_unlink_h(ipam_view *v, struct ipam__rec *r, uint64_t h_addr);
-/* The same with every hash given (0: compute that one). */
-void ipam__view_unlink_hh(ipam_view *v, struct ipam__rec *r, const uint64_t h[IPAM__NLINKS]);
+/* Unlink r with its chain hashes given (0: compute that one). */
+void ipam__view_unlink_h(ipam_view *v, struct ipam__rec *r, const uint64_t h[IPAM__NLINKS]);
 /* ipam__view_attach_chain() with the key's hash given. */
 struct ipam__rec *ipam__view_attach_chain_h(const ipam_view *v, const char *attachment, size_t len,
 					    uint64_t h_attach);

@@ -171,6 +171,27 @@ static void index_transition(const ipam_view *v, struct ipam__pool_state *ps, co
 		ipam__index_untake(ps->idx, a);
 }
 
+/* Replace the record at an address (old, may be NULL; its chain hashes in
+ * ho, 0 where not known) by nr (may be NULL; hashes in h), after the index
+ * transition. */
+static void swap_records(ipam_view *v, struct ipam__pool_state *ps, struct ipam__rec *old,
+			 unsigned old_state, const uint64_t ho[IPAM__NLINKS], struct ipam__rec *nr,
+			 const uint64_t h[IPAM__NLINKS], uint64_t rev)
+{
+	if (old) {
+		ipam__view_unlink_h(v, old, ho);
+		if (old_state == IPAM_LEASE_RESERVED)
+			ps->reserved--;
+		ipam__rec_free(v, old);
+	}
+	if (nr) {
+		ipam__view_link_h(v, nr, h);
+		if (nr->state == IPAM_LEASE_RESERVED)
+			ps->reserved++;
+	}
+	ps->version = rev;
+}
+
 IPAM_EXPORT int ipam_view_apply(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 {
 	int r;
@@ -262,18 +283,10 @@ int ipam__view_apply_checked(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 		index_transition(v, ps, &op->lease.addr, old_state,
 				 nr ? nr->state : op->kind == IPAM_OP_PUT ? (unsigned)op->lease.state : 0,
 				 nr, txn->now_ms);
-		if (old) {
-			ipam__view_unlink_h(v, old, h[IPAM__LINK_ADDR]);
-			if (old_state == IPAM_LEASE_RESERVED)
-				ps->reserved--;
-			ipam__rec_free(v, old);
+		{
+			const uint64_t ho[IPAM__NLINKS] = { h[IPAM__LINK_ADDR], 0, 0 };
+			swap_records(v, ps, old, old_state, ho, nr, h, rev);
 		}
-		if (nr) {
-			ipam__view_link_h(v, nr, h);
-			if (nr->state == IPAM_LEASE_RESERVED)
-				ps->reserved++;
-		}
-		ps->version = rev;
 	}
 	if (rev > v->revision)
 		v->revision = rev;
@@ -364,24 +377,13 @@ static int dops_apply(ipam_view *v, const struct ipam__dop *ops, unsigned nops, 
 							    : ipam__view_rec_hash(v, nr, IPAM__LINK_ATTACH);
 		}
 		index_transition(v, ps, &a, old_state, nr ? nr->state : 0, nr, now_ms);
-		if (old) {
-			/* The hashes the decision found for base, if old is it. */
-			uint64_t ho[IPAM__NLINKS] = { h[IPAM__LINK_ADDR], 0, 0 };
-			if (old == op->base) {
-				ho[IPAM__LINK_OWNER] = op->hb_owner;
-				ho[IPAM__LINK_ATTACH] = op->hb_attach;
-			}
-			ipam__view_unlink_hh(v, old, ho);
-			if (old_state == IPAM_LEASE_RESERVED)
-				ps->reserved--;
-			ipam__rec_free(v, old);
+		/* The hashes the decision found for base, if old is it. */
+		uint64_t ho[IPAM__NLINKS] = { h[IPAM__LINK_ADDR], 0, 0 };
+		if (old && old == op->base) {
+			ho[IPAM__LINK_OWNER] = op->hb_owner;
+			ho[IPAM__LINK_ATTACH] = op->hb_attach;
 		}
-		if (nr) {
-			ipam__view_link_h(v, nr, h);
-			if (nr->state == IPAM_LEASE_RESERVED)
-				ps->reserved++;
-		}
-		ps->version = rev;
+		swap_records(v, ps, old, old_state, ho, nr, h, rev);
 	}
 	v->revision = rev;
 	ipam__view_touch(v);
