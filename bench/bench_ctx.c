@@ -168,6 +168,7 @@ struct tharg {
 	ipam_ctx *ctx;
 	int id;
 	long ops;
+	float *lat; /* ops entries: microseconds per allocate+release */
 };
 
 static void *churn(void *arg)
@@ -181,18 +182,27 @@ static void *churn(void *arg)
 		snprintf(owner, sizeof(owner), "t%d/pod-%ld", a->id, i % 200);
 		ipam_request r = { .poolset = "net", .owner = owner, .ifname = "eth0", .attachment = owner };
 		unsigned n = 2;
+		double t0 = now_s();
 		int e = ipam_allocate(a->ctx, &r, l, &n);
 		if (e < 0 && e != -ENOSPC && e != -EAGAIN)
 			die("thread allocate");
 		if (ipam_release_attachment(a->ctx, "net", owner, 0) < 0)
 			die("thread release");
+		a->lat[i] = (float)((now_s() - t0) * 1e6);
 	}
 	return NULL;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+	return x < y ? -1 : x > y;
 }
 
 struct thres {
 	double ops_s;
 	unsigned long long commits, conflicts;
+	double p99_us, max_us; /* of one allocate+release, over every thread */
 };
 
 static struct thres threads_run(int nthreads, int coarse)
@@ -204,9 +214,12 @@ static struct thres threads_run(int nthreads, int coarse)
 	ipam_ctx_stats s;
 	struct thres res;
 	const long ops = 200000 / nthreads;
+	float *lat = malloc(sizeof(float) * (size_t)(ops * nthreads));
+	if (!lat)
+		die("latencies");
 	double t0 = now_s();
 	for (int i = 0; i < nthreads; i++) {
-		args[i] = (struct tharg){ ctx, i, ops };
+		args[i] = (struct tharg){ ctx, i, ops, lat + i * ops };
 		pthread_create(&t[i], NULL, churn, &args[i]);
 	}
 	for (int i = 0; i < nthreads; i++)
@@ -216,6 +229,10 @@ static struct thres threads_run(int nthreads, int coarse)
 	res.ops_s = (double)(2 * ops * nthreads) / dt;
 	res.commits = (unsigned long long)s.commits;
 	res.conflicts = (unsigned long long)s.conflicts;
+	qsort(lat, (size_t)(ops * nthreads), sizeof(float), cmp_float);
+	res.p99_us = lat[(size_t)(ops * nthreads) * 99 / 100];
+	res.max_us = lat[ops * nthreads - 1];
+	free(lat);
 	ipam_ctx_free(ctx);
 	ipam_store_free(st);
 	return res;
@@ -223,31 +240,39 @@ static struct thres threads_run(int nthreads, int coarse)
 
 /* Each thread count: ROUNDS runs of fine and of coarse, the two taking
  * turns to go first (this machine's speed drifts): the median and the
- * range of operations/s, conflicts over all runs. */
+ * range of operations/s, conflicts over all runs, and the median over the
+ * runs of the 99th percentile and of the longest allocate+release. A
+ * conflict costs the loser a backoff sleep, during which the other threads
+ * run alone: operations/s alone hides that. */
 #define ROUNDS 5
 
 static void threads_section(void)
 {
 	for (int t = 1; t <= 4; t *= 2) {
-		double v[2][ROUNDS];
+		double v[2][ROUNDS], p99[2][ROUNDS], mx[2][ROUNDS];
 		unsigned long long commits[2] = { 0, 0 }, conflicts[2] = { 0, 0 };
 		for (int r = 0; r < ROUNDS; r++) {
 			for (int k = 0; k < 2; k++) {
 				int coarse = (r & 1) ^ k;
 				struct thres x = threads_run(t, coarse);
 				v[coarse][r] = x.ops_s;
+				p99[coarse][r] = x.p99_us;
+				mx[coarse][r] = x.max_us;
 				commits[coarse] += x.commits;
 				conflicts[coarse] += x.conflicts;
 			}
 		}
 		for (int coarse = 0; coarse < 2; coarse++) {
 			qsort(v[coarse], ROUNDS, sizeof(double), cmp_double);
-			printf("  %-6s %d thread%s  %9.0f ops/s (%.0f-%.0f)   %7.4f conflicts/commit  (%llu commits, "
-			       "%llu conflicts)\n",
+			qsort(p99[coarse], ROUNDS, sizeof(double), cmp_double);
+			qsort(mx[coarse], ROUNDS, sizeof(double), cmp_double);
+			printf("  %-6s %d thread%s %9.0f ops/s (%.0f-%.0f)  %.4f conflicts/commit (%llu of %llu)"
+			       "  p99 %.1f us, max %.0f us\n",
 			       coarse ? "coarse" : "fine", t, t > 1 ? "s" : " ", v[coarse][ROUNDS / 2],
 			       v[coarse][0], v[coarse][ROUNDS - 1],
 			       commits[coarse] ? (double)conflicts[coarse] / (double)commits[coarse] : 0.0,
-			       commits[coarse], conflicts[coarse]);
+			       conflicts[coarse], commits[coarse], p99[coarse][ROUNDS / 2],
+			       mx[coarse][ROUNDS / 2]);
 		}
 	}
 }
