@@ -352,7 +352,9 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 }
 
 /* A control byte (< 0x20 or 0x7f) among s[0..len). Eight bytes at a time:
- * a byte below 0x20 or equal to 0x7f sets the top bit of its lane. */
+ * a byte below 0x20 or equal to 0x7f sets the top bit of its lane (lanes
+ * above a match may be set too, by the borrow: only "any" is used); bytes
+ * from 0x80 up never set one. */
 static int has_control(const char *s, size_t len)
 {
 	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
