@@ -230,8 +230,8 @@ static struct thres threads_run(int nthreads, int coarse)
 	res.commits = (unsigned long long)s.commits;
 	res.conflicts = (unsigned long long)s.conflicts;
 	qsort(lat, (size_t)(ops * nthreads), sizeof(float), cmp_float);
-	res.p99_us = lat[(size_t)(ops * nthreads) * 99 / 100];
-	res.max_us = lat[ops * nthreads - 1];
+	res.p99_us = (double)lat[(size_t)(ops * nthreads) * 99 / 100];
+	res.max_us = (double)lat[ops * nthreads - 1];
 	free(lat);
 	ipam_ctx_free(ctx);
 	ipam_store_free(st);
