@@ -304,8 +304,6 @@ ipam_cond *ipam__txnbuf_cond(struct ipam__txnbuf *tb)
 	    grow((void **)&tb->conds, &tb->cap_conds, sizeof(*tb->conds), tb->cond_room) < 0)
 		return NULL;
 	memset(&tb->conds[tb->nconds], 0, sizeof(*tb->conds));
-	if (tb->conds == tb->cond_room)
-		tb->cond_h[tb->nconds] = 0;
 	return &tb->conds[tb->nconds++];
 }
 
@@ -343,7 +341,7 @@ int ipam__cond_addr_gen(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view 
 }
 
 int ipam__cond_owner_gen(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view *v, unsigned pool,
-			 const char *owner, const char *ifname, uint64_t generation, uint64_t h_owner)
+			 const char *owner, const char *ifname, uint64_t generation)
 {
 	ipam_cond *c;
 
@@ -357,8 +355,6 @@ int ipam__cond_owner_gen(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view
 	c->owner = owner;
 	c->ifname = ifname;
 	c->generation = generation;
-	if (tb->conds == tb->cond_room)
-		tb->cond_h[tb->nconds - 1] = h_owner;
 	return 0;
 }
 
@@ -554,9 +550,7 @@ int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn deci
 		}
 		if (direct) {
 			r = ipam__store_commit_dops(ctx->store, e->view, tb->ops, tb->nops, tb->conds,
-						    tb->nconds,
-						    tb->conds == tb->cond_room ? tb->cond_h : NULL, now,
-						    stamp, rev);
+						    tb->nconds, now, stamp, rev);
 		} else {
 			memset(&txn, 0, sizeof(txn));
 			txn.ops = tb->pub;

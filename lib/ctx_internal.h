@@ -117,10 +117,6 @@ struct ipam__txnbuf {
 	uint64_t claim_seen; /* claims->epoch when a decision asked to wait */
 	struct ipam__dop op_room[IPAM__TXNBUF_OPS];
 	ipam_cond cond_room[IPAM__TXNBUF_CONDS];
-	/* For conds in the room: the owner's chain hash of an OWNER one, as
-	 * the decision computed it (0: none), so that a commit checking it
-	 * under the write lock does not hash the owner again. */
-	uint64_t cond_h[IPAM__TXNBUF_CONDS];
 	ipam_op pub_room[IPAM__TXNBUF_OPS];
 };
 
@@ -196,6 +192,6 @@ int ipam__need_whole_view(const struct ipam__set_entry *e);
 int ipam__cond_addr_gen(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view *v, unsigned pool,
 			const ipam_addr *addr, uint64_t generation);
 int ipam__cond_owner_gen(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view *v, unsigned pool,
-			 const char *owner, const char *ifname, uint64_t generation, uint64_t h_owner);
+			 const char *owner, const char *ifname, uint64_t generation);
 
 #endif /* IPAM_CTX_INTERNAL_H */

@@ -267,7 +267,7 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 			a->kind[k] = 2;
 			if ((r = ipam__cond_addr_gen(ctx, tb, v, p, &have, bound->generation)) < 0 ||
 			    (r = ipam__cond_owner_gen(ctx, tb, v, p, req->owner, req->ifname,
-						      bound->generation, h_owner)) < 0)
+						      bound->generation)) < 0)
 				return r;
 			continue;
 		}
@@ -345,7 +345,7 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 		a->out[k].addr = cand;
 		a->kind[k] = 1;
 		if ((r = ipam__cond_addr_gen(ctx, tb, v, p, &cand, at_gen)) < 0 ||
-		    (r = ipam__cond_owner_gen(ctx, tb, v, p, req->owner, req->ifname, 0, h_owner)) < 0)
+		    (r = ipam__cond_owner_gen(ctx, tb, v, p, req->owner, req->ifname, 0)) < 0)
 			return r;
 	}
 	return 0;

@@ -131,11 +131,11 @@ int ipam__store_direct(const ipam_store *st)
 }
 
 int ipam__store_commit_dops(ipam_store *st, ipam_view *view, const struct ipam__dop *ops,
-			    unsigned nops, const ipam_cond *conds, unsigned nconds,
-			    const uint64_t *cond_h, int64_t now_ms, uint64_t decided_at, uint64_t *rev)
+			    unsigned nops, const ipam_cond *conds, unsigned nconds, int64_t now_ms,
+			    uint64_t decided_at, uint64_t *rev)
 {
 	(void)st;
-	return ipam__view_commit_dops(view, ops, nops, conds, nconds, cond_h, now_ms, decided_at, rev);
+	return ipam__view_commit_dops(view, ops, nops, conds, nconds, now_ms, decided_at, rev);
 }
 
 static const ipam_store_ops memstore_ops = {

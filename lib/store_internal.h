@@ -19,7 +19,7 @@ struct ipam__dop;
  * ipam__store_commit_dops() instead of ipam__store_commit(). */
 int ipam__store_direct(const ipam_store *st);
 int ipam__store_commit_dops(ipam_store *st, ipam_view *view, const struct ipam__dop *ops,
-			    unsigned nops, const ipam_cond *conds, unsigned nconds,
-			    const uint64_t *cond_h, int64_t now_ms, uint64_t decided_at, uint64_t *rev);
+			    unsigned nops, const ipam_cond *conds, unsigned nconds, int64_t now_ms,
+			    uint64_t decided_at, uint64_t *rev);
 
 #endif /* IPAM_STORE_INTERNAL_H */

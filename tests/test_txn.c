@@ -533,8 +533,8 @@ END_TEST
 
 
 /* The memory store's commit of a change set decided on an older state
- * (decided_at 0: never the view's stamp) checks every precondition; an
- * OWNER one with the owner's hash given gives the same answers as without. */
+ * (decided_at 0: never the view's stamp) checks every precondition, ADDR
+ * and OWNER. */
 START_TEST(direct_preconditions)
 {
 	ipam_store *st;
@@ -551,12 +551,12 @@ START_TEST(direct_preconditions)
 	struct ipam__set_entry *e = ipam__ctx_entry(c, "net", &err);
 	ck_assert_ptr_nonnull(e);
 	ipam_view *v = e->view;
-	uint64_t g = out[0].generation, h = ipam__view_hash_owner(v, "ns/a", 4);
-	for (int k = 0; k < 8; k++) {
-		int hashed = k & 1, gen_ok = k >> 1 & 1, addr_ok = k >> 2 & 1;
+	uint64_t g = out[0].generation;
+	for (int k = 0; k < 4; k++) {
+		int gen_ok = k & 1, addr_ok = k >> 1 & 1;
 		struct ipam__dop op;
 		ipam_cond conds[2];
-		uint64_t cond_h[2] = { 0, hashed ? h : 0 }, rev = 0;
+		uint64_t rev = 0;
 		memset(&op, 0, offsetof(struct ipam__dop, bin));
 		memset(conds, 0, sizeof(conds));
 		ipam__view_rdlock(v);
@@ -577,7 +577,7 @@ START_TEST(direct_preconditions)
 		conds[1].owner = "ns/a";
 		conds[1].ifname = "eth0";
 		conds[1].generation = gen_ok ? g : 0;
-		err = ipam__view_commit_dops(v, &op, 1, conds, 2, cond_h, fx_now_ms, 0, &rev);
+		err = ipam__view_commit_dops(v, &op, 1, conds, 2, fx_now_ms, 0, &rev);
 		if (!gen_ok || !addr_ok) {
 			ck_assert_msg(err == -EAGAIN, "case %d: %d", k, err);
 			continue;

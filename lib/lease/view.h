@@ -204,12 +204,11 @@ void ipam__dop_export(const ipam_view *v, const struct ipam__dop *d, ipam_op *op
  * next revision, unlock. The ops are well-formed by construction (the
  * decision built them from checked requests and the view), so only the
  * preconditions are checked. 0 with *rev, -EAGAIN, or -ENOMEM (nothing
- * changed). cond_h (NULL: none): the owner's chain hash for each OWNER
- * precondition, 0 where not known.
+ * changed).
  */
 int ipam__view_commit_dops(ipam_view *v, const struct ipam__dop *ops, unsigned nops,
-			   const ipam_cond *conds, unsigned nconds, const uint64_t *cond_h,
-			   int64_t now_ms, uint64_t decided_at, uint64_t *rev);
+			   const ipam_cond *conds, unsigned nconds, int64_t now_ms,
+			   uint64_t decided_at, uint64_t *rev);
 
 /* ---- records (lease/heap.c); every call with the write lock held ---- */
 

@@ -105,34 +105,42 @@ static int op_check(const ipam_view *v, const ipam_txn *txn, unsigned i, int che
 	return 0;
 }
 
-IPAM_EXPORT int ipam_view_check(const ipam_view *v, const ipam_txn *txn)
+/* 0 if every precondition holds, -EAGAIN if one does not, -EINVAL if one
+ * is malformed: for both commit paths. */
+static int conds_hold(const ipam_view *v, const ipam_cond *conds, unsigned nconds)
 {
-	if (!v || !txn || (txn->nconds && !txn->conds) || (txn->nops && !txn->ops))
-		return ipam__fail_code(-EINVAL);
-	/* Decided on this very state: the preconditions were read from it. */
-	if (txn->decided_at && txn->decided_at == v->stamp)
-		goto well_formed;
-	for (unsigned i = 0; i < txn->nconds; i++) {
+	for (unsigned i = 0; i < nconds; i++) {
 		int r;
-		if (txn->conds[i].pool >= v->npools)
+		if (conds[i].pool >= v->npools)
 			return ipam__fail(-EINVAL, "txn", NULL, "precondition names pool %u of %u",
-					  txn->conds[i].pool, v->npools);
-		r = cond_holds(v, &txn->conds[i]);
+					  conds[i].pool, v->npools);
+		r = cond_holds(v, &conds[i]);
 		if (r < 0)
 			return ipam__fail(r, "txn", NULL, "malformed precondition");
 		if (!r)
 			return -EAGAIN;
 	}
+	return 0;
+}
+
+IPAM_EXPORT int ipam_view_check(const ipam_view *v, const ipam_txn *txn)
+{
+	int r;
+
+	if (!v || !txn || (txn->nconds && !txn->conds) || (txn->nops && !txn->ops))
+		return ipam__fail_code(-EINVAL);
+	/* Unless decided on this very state (the preconditions were read
+	 * from it), the preconditions first. */
+	if ((!txn->decided_at || txn->decided_at != v->stamp) &&
+	    (r = conds_hold(v, txn->conds, txn->nconds)) < 0)
+		return r;
 	/* Then well-formed: a store may write the change set durably right
 	 * after this check, and apply must then not refuse it. (After the
 	 * preconditions, so a change set overtaken by another commit is a
 	 * conflict to retry, not an error.) */
-well_formed:
-	for (unsigned i = 0; i < txn->nops; i++) {
-		int r = op_check(v, txn, i, 0);
-		if (r < 0)
+	for (unsigned i = 0; i < txn->nops; i++)
+		if ((r = op_check(v, txn, i, 0)) < 0)
 			return r;
-	}
 	return 0;
 }
 
@@ -298,30 +306,6 @@ int ipam__view_apply_checked(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 
 /* ---- the library's own change sets, on the memory store ---------------------------------- */
 
-static int dops_check(const ipam_view *v, const ipam_cond *conds, unsigned nconds,
-		      const uint64_t *cond_h)
-{
-	for (unsigned i = 0; i < nconds; i++) {
-		const ipam_cond *c = &conds[i];
-		int r;
-		if (c->pool >= v->npools) {
-			r = -EINVAL;
-		} else if (c->kind == IPAM_COND_OWNER && cond_h && cond_h[i] && c->owner && c->ifname) {
-			const struct ipam__rec *b = ipam__view_find_bound_raw_h(
-				v, c->pool, c->owner, strlen(c->owner), c->ifname, strlen(c->ifname),
-				cond_h[i]);
-			r = (b ? b->generation : 0) == c->generation;
-		} else {
-			r = cond_holds(v, c);
-		}
-		if (r < 0)
-			return ipam__fail(-EINVAL, "txn", NULL, "malformed precondition");
-		if (!r)
-			return -EAGAIN;
-	}
-	return 0;
-}
-
 static int dops_apply(ipam_view *v, const struct ipam__dop *ops, unsigned nops, int64_t now_ms,
 		      uint64_t rev)
 {
@@ -393,8 +377,8 @@ static int dops_apply(ipam_view *v, const struct ipam__dop *ops, unsigned nops, 
 }
 
 int ipam__view_commit_dops(ipam_view *v, const struct ipam__dop *ops, unsigned nops,
-			   const ipam_cond *conds, unsigned nconds, const uint64_t *cond_h,
-			   int64_t now_ms, uint64_t decided_at, uint64_t *rev)
+			   const ipam_cond *conds, unsigned nconds, int64_t now_ms,
+			   uint64_t decided_at, uint64_t *rev)
 {
 	int r = 0;
 
@@ -405,7 +389,7 @@ int ipam__view_commit_dops(ipam_view *v, const struct ipam__dop *ops, unsigned n
 	 * generation, or in coarse mode its pool's version, is unchanged), so
 	 * a base read by the decision is still that record. */
 	if (!decided_at || decided_at != v->stamp)
-		r = dops_check(v, conds, nconds, cond_h);
+		r = conds_hold(v, conds, nconds);
 	if (r == 0)
 		r = dops_apply(v, ops, nops, now_ms, v->revision + 1);
 	if (r == 0)
