@@ -55,6 +55,14 @@ static inline void ipam__strlcpy(char *dst, const char *src, size_t size)
 	dst[n] = '\0';
 }
 
+/* Copy len bytes of src (no NUL among them) into dst and terminate it:
+ * a string whose length is already known. */
+static inline void ipam__strput(char *dst, const char *src, size_t len)
+{
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 /* ---- errors (error.c) --------------------------------------------------
  * Record the detail of a failure for ipam_last_error() and return err, so a
  * caller can write: return ipam__fail(-EINVAL, "subnet", text, "..."). */

@@ -38,12 +38,6 @@ struct alloc_arg {
 	struct ipam__claimlist claims; /* candidates of the decision in flight */
 };
 
-static void put(char *dst, const char *src, size_t len)
-{
-	memcpy(dst, src, len);
-	dst[len] = '\0';
-}
-
 static void fill_new(ipam_lease *l, const struct alloc_arg *a, const char *pool, int64_t now_ms)
 {
 	const ipam_request *req = a->req;
@@ -51,10 +45,10 @@ static void fill_new(ipam_lease *l, const struct alloc_arg *a, const char *pool,
 	/* Field by field (no memset of the large struct: on the path of every
 	 * allocation). */
 	ipam__strlcpy(l->pool, pool, sizeof(l->pool));
-	put(l->owner, req->owner, a->len.owner);
-	put(l->ifname, req->ifname, a->len.ifname);
-	put(l->attachment, req->attachment, a->len.attach);
-	put(l->node, a->node, a->len.node);
+	ipam__strput(l->owner, req->owner, a->len.owner);
+	ipam__strput(l->ifname, req->ifname, a->len.ifname);
+	ipam__strput(l->attachment, req->attachment, a->len.attach);
+	ipam__strput(l->node, a->node, a->len.node);
 	l->generation = 0;
 	l->suspect_since = 0;
 	l->state = IPAM_LEASE_BOUND;

@@ -668,12 +668,6 @@ void ipam__rec_export(const ipam_view *v, const struct ipam__rec *r, const char 
 	}
 }
 
-static void put_str(char *dst, const char *src, size_t len)
-{
-	memcpy(dst, src, len);
-	dst[len] = '\0';
-}
-
 void ipam__dop_export(const ipam_view *v, const struct ipam__dop *d, ipam_op *op)
 {
 	const ipam_pool *pool = v->pools[d->pool].pool;
@@ -685,7 +679,7 @@ void ipam__dop_export(const ipam_view *v, const struct ipam__dop *d, ipam_op *op
 	if (d->base) {
 		ipam__rec_export(v, d->base, ipam_pool_name(pool), l);
 	} else {
-		put_str(l->pool, ipam_pool_name(pool), strnlen(ipam_pool_name(pool), sizeof(l->pool) - 1));
+		ipam__strlcpy(l->pool, ipam_pool_name(pool), sizeof(l->pool));
 		memset(&l->addr, 0, sizeof(l->addr));
 		l->addr.family = ipam_pool_family(pool);
 		ipam__addr_set_value(&l->addr, d->addr);
@@ -703,13 +697,13 @@ void ipam__dop_export(const ipam_view *v, const struct ipam__dop *d, ipam_op *op
 	l->expires = d->expires;
 	l->suspect_since = d->suspect_since;
 	if (d->owner)
-		put_str(l->owner, d->owner, d->owner_len);
+		ipam__strput(l->owner, d->owner, d->owner_len);
 	if (d->ifname)
-		put_str(l->ifname, d->ifname, d->ifname_len);
+		ipam__strput(l->ifname, d->ifname, d->ifname_len);
 	if (d->attach)
-		put_str(l->attachment, d->attach, d->attach_len);
+		ipam__strput(l->attachment, d->attach, d->attach_len);
 	if (d->node)
-		put_str(l->node, d->node, d->node_len);
+		ipam__strput(l->node, d->node, d->node_len);
 	if (d->attrs) {
 		l->nattrs = d->nattrs;
 		for (unsigned i = 0; i < d->nattrs; i++)

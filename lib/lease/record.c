@@ -42,7 +42,7 @@ int ipam__copy_field(char *dst, size_t size, const char *src, const char *field)
 	return 0;
 }
 
-static int check_str(const char *s, size_t size, const char *field, int required)
+int ipam__text_check(const char *s, size_t size, const char *field, int required)
 {
 	size_t i, bad = SIZE_MAX;
 
@@ -67,26 +67,21 @@ int ipam__attrs_check(const ipam_attr *attrs, unsigned nattrs)
 	if (nattrs > IPAM_ATTRS_MAX)
 		return ipam__fail(-E2BIG, "attrs", NULL, "at most %d attributes", IPAM_ATTRS_MAX);
 	for (unsigned i = 0; i < nattrs; i++) {
-		if ((r = check_str(attrs[i].key, sizeof(attrs[i].key), "attrs.key", 1)) < 0 ||
-		    (r = check_str(attrs[i].value, sizeof(attrs[i].value), "attrs.value", 0)) < 0)
+		if ((r = ipam__text_check(attrs[i].key, sizeof(attrs[i].key), "attrs.key", 1)) < 0 ||
+		    (r = ipam__text_check(attrs[i].value, sizeof(attrs[i].value), "attrs.value", 0)) < 0)
 			return r;
 	}
 	return 0;
-}
-
-int ipam__text_check(const char *s, size_t size, const char *field, int required)
-{
-	return check_str(s, size, field, required);
 }
 
 int ipam__lease_check(const ipam_lease *l)
 {
 	int r;
 
-	if ((r = check_str(l->owner, sizeof(l->owner), "owner", 1)) < 0 ||
-	    (r = check_str(l->ifname, sizeof(l->ifname), "ifname", 0)) < 0 ||
-	    (r = check_str(l->attachment, sizeof(l->attachment), "attachment", 0)) < 0 ||
-	    (r = check_str(l->node, sizeof(l->node), "node", 0)) < 0)
+	if ((r = ipam__text_check(l->owner, sizeof(l->owner), "owner", 1)) < 0 ||
+	    (r = ipam__text_check(l->ifname, sizeof(l->ifname), "ifname", 0)) < 0 ||
+	    (r = ipam__text_check(l->attachment, sizeof(l->attachment), "attachment", 0)) < 0 ||
+	    (r = ipam__text_check(l->node, sizeof(l->node), "node", 0)) < 0)
 		return r;
 	if ((r = ipam__attrs_check(l->attrs, l->nattrs)) < 0)
 		return r;
@@ -101,17 +96,12 @@ void ipam__lease_from_ref(const struct ipam__lease_ref *l, ipam_lease *out)
 {
 	const uint8_t *a = l->attrs;
 
-	memcpy(out->pool, l->pool, l->pool_len);
-	out->pool[l->pool_len] = '\0';
+	ipam__strput(out->pool, l->pool, l->pool_len);
 	out->addr = l->addr;
-	memcpy(out->owner, l->owner, l->owner_len);
-	out->owner[l->owner_len] = '\0';
-	memcpy(out->ifname, l->ifname, l->ifname_len);
-	out->ifname[l->ifname_len] = '\0';
-	memcpy(out->attachment, l->attach, l->attach_len);
-	out->attachment[l->attach_len] = '\0';
-	memcpy(out->node, l->node, l->node_len);
-	out->node[l->node_len] = '\0';
+	ipam__strput(out->owner, l->owner, l->owner_len);
+	ipam__strput(out->ifname, l->ifname, l->ifname_len);
+	ipam__strput(out->attachment, l->attach, l->attach_len);
+	ipam__strput(out->node, l->node, l->node_len);
 	out->generation = l->generation;
 	out->state = (ipam_lease_state)l->state;
 	out->created = l->created;
@@ -120,11 +110,9 @@ void ipam__lease_from_ref(const struct ipam__lease_ref *l, ipam_lease *out)
 	out->suspect_since = l->suspect_since;
 	out->nattrs = l->nattrs;
 	for (unsigned i = 0; i < l->nattrs; i++) {
-		memcpy(out->attrs[i].key, a + 1, a[0]);
-		out->attrs[i].key[a[0]] = '\0';
+		ipam__strput(out->attrs[i].key, (const char *)a + 1, a[0]);
 		a += a[0] + 1;
-		memcpy(out->attrs[i].value, a + 1, a[0]);
-		out->attrs[i].value[a[0]] = '\0';
+		ipam__strput(out->attrs[i].value, (const char *)a + 1, a[0]);
 		a += a[0] + 1;
 	}
 }
