@@ -16,6 +16,7 @@
 #include <ipam/ipam.h>
 
 #include "lease/view.h"
+#include "lease_eq.h"
 #include "testutil.h"
 
 static ipam_poolset *set;
@@ -101,29 +102,13 @@ static void expect_record(const ipam_lease *l)
 {
 	const struct ipam__rec *r = ipam__view_find_addr(view, pool_of(l), ipam__addr_value(&l->addr));
 	ipam_lease got;
-	char want_addr[IPAM_ADDR_STRLEN];
+	char want_addr[IPAM_ADDR_STRLEN], why[700];
 
 	ipam_addr_format(&l->addr, want_addr, sizeof(want_addr));
 	ck_assert_msg(r != NULL, "no record at %s", want_addr);
 	memset(&got, 0x5a, sizeof(got));
 	ipam__rec_export(view, r, l->pool, &got);
-	ck_assert_int_eq(ipam_addr_cmp(&got.addr, &l->addr), 0);
-	ck_assert_str_eq(got.pool, l->pool);
-	ck_assert_str_eq(got.owner, l->owner);
-	ck_assert_str_eq(got.ifname, l->ifname);
-	ck_assert_str_eq(got.attachment, l->attachment);
-	ck_assert_str_eq(got.node, l->node);
-	ck_assert_uint_eq(got.generation, l->generation);
-	ck_assert_int_eq(got.state, l->state);
-	ck_assert_int_eq(got.created, l->created);
-	ck_assert_int_eq(got.updated, l->updated);
-	ck_assert_int_eq(got.expires, l->expires);
-	ck_assert_int_eq(got.suspect_since, l->suspect_since);
-	ck_assert_uint_eq(got.nattrs, l->nattrs);
-	for (unsigned i = 0; i < l->nattrs; i++) {
-		ck_assert_str_eq(got.attrs[i].key, l->attrs[i].key);
-		ck_assert_str_eq(got.attrs[i].value, l->attrs[i].value);
-	}
+	ck_assert_msg(!tu_lease_diff(&got, l, why, sizeof(why)), "record at %s, %s", want_addr, why);
 	/* Found by its attachment text, and by its owner. */
 	{
 		const struct ipam__rec *x = ipam__view_attach_chain(view, l->attachment);

@@ -17,6 +17,7 @@
 
 #include "ctx_fixture.h"
 #include "ctx_internal.h"
+#include "lease_eq.h"
 
 enum spy_step { SPY_NONE, SPY_BEFORE_CHECK, SPY_AFTER_CHECK, SPY_CONFLICT };
 
@@ -631,27 +632,8 @@ static unsigned eq_dump(ipam_ctx *c, ipam_lease *buf)
 
 static void eq_same_leases(const ipam_lease *x, const ipam_lease *y, long step)
 {
-	char a[IPAM_ADDR_STRLEN], b[IPAM_ADDR_STRLEN];
-	ck_assert_msg(strcmp(x->pool, y->pool) == 0 && ipam_addr_cmp(&x->addr, &y->addr) == 0,
-		      "step %ld: %s %s vs %s %s", step, x->pool, fx_fmt(&x->addr, a), y->pool,
-		      fx_fmt(&y->addr, b));
-	ck_assert_msg(strcmp(x->owner, y->owner) == 0 && strcmp(x->ifname, y->ifname) == 0 &&
-			      strcmp(x->attachment, y->attachment) == 0 && strcmp(x->node, y->node) == 0,
-		      "step %ld: %s: %s/%s/%s/%s vs %s/%s/%s/%s", step, fx_fmt(&x->addr, a), x->owner,
-		      x->ifname, x->attachment, x->node, y->owner, y->ifname, y->attachment, y->node);
-	ck_assert_msg(x->generation == y->generation && x->state == y->state &&
-			      x->created == y->created && x->updated == y->updated &&
-			      x->expires == y->expires && x->suspect_since == y->suspect_since,
-		      "step %ld: %s: gen %" PRIu64 "/%" PRIu64 " state %d/%d times %" PRId64 "/%" PRId64
-		      " %" PRId64 "/%" PRId64 " %" PRId64 "/%" PRId64,
-		      step, fx_fmt(&x->addr, a), x->generation, y->generation, (int)x->state,
-		      (int)y->state, x->created, y->created, x->updated, y->updated, x->expires,
-		      y->expires);
-	ck_assert_uint_eq(x->nattrs, y->nattrs);
-	for (unsigned i = 0; i < x->nattrs; i++) {
-		ck_assert_str_eq(x->attrs[i].key, y->attrs[i].key);
-		ck_assert_str_eq(x->attrs[i].value, y->attrs[i].value);
-	}
+	char why[700];
+	ck_assert_msg(!tu_lease_diff(x, y, why, sizeof(why)), "step %ld: %s", step, why);
 }
 
 static void eq_compare(ipam_ctx *a, ipam_ctx *b, long step)
