@@ -590,12 +590,14 @@ START_TEST(out_of_memory)
 }
 END_TEST
 
-/* The rest of a full chunk goes to the free list once, even when the
- * chunk after it cannot be had and the same record is tried again. */
-START_TEST(chunk_rest_given_once)
+/* A full chunk: a record that needs a new one fails cleanly when no chunk
+ * can be had, and goes into a second chunk when one can; the rest of the
+ * first still takes a record that fits it. */
+START_TEST(full_chunk_then_no_memory)
 {
 	static const ipam_allocator fa = { f_alloc, f_resize, f_release, NULL };
-	ipam_lease l, a, b;
+	const struct ipam__rec *r;
+	ipam_lease l, a;
 	char buf[32];
 	unsigned i = 0;
 
@@ -610,29 +612,198 @@ START_TEST(chunk_rest_given_once)
 		snprintf(l.owner, sizeof(l.owner), "o%05u-%s", i, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
 		l.owner[39] = '\0'; /* 56 + 40 + 32 = 128 bytes */
 		ck_assert_int_eq(put(&l), 0);
-		if (view->heap.nchunks == 1 && (1u << IPAM__HEAP_UNIT_BITS) - view->heap.used < 16)
+		ck_assert_uint_eq(view->heap.nchunks, 1);
+		if (view->heap.free_units < 16)
 			break;
 	}
-	ck_assert_uint_eq((1u << IPAM__HEAP_UNIT_BITS) - view->heap.used, 15);
+	ck_assert_uint_eq(view->heap.free_units, (IPAM__HEAP_UNITS - 1) % 16);
+	ck_assert_uint_eq(view->heap.free_units, 15);
 	base_lease(&l, "10.0.200.1");
 	snprintf(l.owner, sizeof(l.owner), "%s", "pppppppppppppppppppppppppppppppppppppp");
 	budget = 0;
 	ck_assert_int_eq(put(&l), -ENOMEM); /* no second chunk */
+	ck_assert_ptr_null(ipam__view_find_addr(view, 0, ipam__addr_value(&l.addr)));
+	ck_assert_int_eq(ipam__view_verify(view), 0);
 	budget = -1;
 	ck_assert_int_eq(put(&l), 0);
-	/* Two 15-unit records: one may take the rest, not both. */
+	ck_assert_uint_eq(view->heap.nchunks, 2);
+	/* A 15-unit record takes the rest of the first chunk. */
 	base_lease(&a, "10.0.201.1");
 	snprintf(a.owner, sizeof(a.owner), "%s", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
-	base_lease(&b, "10.0.201.2");
-	snprintf(b.owner, sizeof(b.owner), "%s", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
 	ck_assert_int_eq(put(&a), 0);
-	ck_assert_int_eq(put(&b), 0);
+	r = ipam__view_find_addr(view, 0, ipam__addr_value(&a.addr));
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->self >> IPAM__HEAP_UNIT_BITS, 0);
+	expect_record(&l);
 	expect_record(&a);
-	expect_record(&b);
 	ck_assert_int_eq(ipam__view_verify(view), 0);
 	teardown();
 	ipam_set_allocator(NULL);
 	setup();
+}
+END_TEST
+
+/* ---- the heap's allocator against a model ------------------------------------------- */
+
+struct mblock {
+	struct ipam__rec *b;
+	unsigned units;
+	uint64_t tag;
+};
+
+/* Fill a block's bytes after its header with its tag; a block that
+ * overlaps another, or is written over, fails heap_check_blocks(). */
+static void mblock_fill(struct mblock *m)
+{
+	m->b->state = IPAM_LEASE_BOUND; /* the heap reads a neighbour's state */
+	for (size_t k = sizeof(struct ipam__rec); k + 8 <= (size_t)m->units * 8; k += 8)
+		memcpy((char *)m->b + k, &m->tag, 8);
+}
+
+static void heap_check_blocks(const struct mblock *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t w;
+		ck_assert_uint_ge(m[i].b->units, m[i].units);
+		for (size_t k = sizeof(struct ipam__rec); k + 8 <= (size_t)m[i].units * 8; k += 8) {
+			memcpy(&w, (const char *)m[i].b + k, 8);
+			ck_assert_msg(w == m[i].tag, "block %zu written over at byte %zu", i, k);
+		}
+		ck_assert_ptr_eq(ipam__rec_block(view, m[i].b->self), m[i].b);
+	}
+}
+
+/* Chunks the heap holds. */
+static size_t chunks_held(void)
+{
+	return view->heap.nchunks - view->heap.holes;
+}
+
+/*
+ * Random allocations and frees of blocks of 7 to 255 units, in phases
+ * whose sizes drift from small to large and back (pods come back with
+ * other names): every live block keeps its bytes, the heap verifies, and
+ * the chunks held stay within a bound of what the live blocks need, at
+ * every step. At the end every block is given back and at most one chunk
+ * is kept.
+ */
+START_TEST(heap_against_model)
+{
+	uint64_t seed = tu_seed("heap_against_model"), rs = seed;
+	enum { LIVE = 6000 };
+	static struct mblock m[LIVE];
+	size_t n = 0, most = 0, live_units = 0, peak_units = 0;
+	const long steps = tu_scale(400000);
+
+	for (long step = 0; step < steps; step++) {
+		/* The centre of the sizes drifts over 7..255 and back. */
+		long phase = step % (steps / 4 + 1);
+		unsigned centre = 7 + (unsigned)(248 * phase / (steps / 4 + 1));
+		uint64_t x = tu_splitmix(&rs);
+		int do_alloc = n < LIVE / 2 || (n < LIVE && x % 2);
+
+		if (do_alloc) {
+			long u = (long)centre + (long)((x >> 8) % 33) - 16;
+			struct mblock *b = &m[n];
+			b->units = (unsigned)(u < 7 ? 7 : u > 255 ? 255 : u);
+			b->b = ipam__heap_alloc(view, b->units);
+			ck_assert_ptr_nonnull(b->b);
+			ck_assert_uint_ge(b->b->units, b->units);
+			ck_assert_uint_le(b->b->units, b->units + 6);
+			b->tag = tu_splitmix(&rs);
+			mblock_fill(b);
+			live_units += b->b->units;
+			n++;
+		} else {
+			size_t i = (size_t)((x >> 8) % n);
+			live_units -= m[i].b->units;
+			ipam__heap_free(view, m[i].b);
+			m[i] = m[--n];
+		}
+		/* Never more than the most the live blocks ever filled, half
+		 * again, plus two chunks (the one being filled and the spare):
+		 * space freed by blocks of one size serves every other. */
+		if (live_units > peak_units)
+			peak_units = live_units;
+		ck_assert_msg(chunks_held() <= peak_units * 3 / 2 / IPAM__HEAP_UNITS + 2,
+			      "step %ld: %zu chunks for at most %zu live units (seed %llu)", step,
+			      chunks_held(), peak_units, (unsigned long long)seed);
+		if (chunks_held() > most)
+			most = chunks_held();
+		if (step % 4096 == 0) {
+			ck_assert_msg(ipam__heap_verify(view) == 0, "step %ld: %s", step,
+				      ipam_last_error_message());
+			heap_check_blocks(m, n);
+		}
+	}
+	ck_assert_int_eq(ipam__heap_verify(view), 0);
+	heap_check_blocks(m, n);
+	while (n) {
+		ipam__heap_free(view, m[--n].b);
+		if (n % 512 == 0)
+			ck_assert_int_eq(ipam__heap_verify(view), 0);
+	}
+	ck_assert_uint_eq(view->heap.live, 0);
+	ck_assert_uint_eq(chunks_held(), 1);
+	ck_assert_uint_eq(view->heap.free_units, IPAM__HEAP_UNITS - (view->heap.chunks[0] ? 1 : 0));
+	ck_assert_int_eq(ipam__heap_verify(view), 0);
+	printf("heap_against_model: %ld steps, at most %zu chunks for at most %zu live units "
+	       "(%.2f of them)\n",
+	       steps, most, peak_units, (double)peak_units / (double)(most * IPAM__HEAP_UNITS));
+}
+END_TEST
+
+/* Freed blocks merge with free neighbours on either side, and a chunk with
+ * no block left goes back unless it is the only one. */
+START_TEST(heap_merges_and_gives_back)
+{
+	struct ipam__rec *b[3], *big;
+	static struct ipam__rec *fill[400];
+
+	for (int i = 0; i < 3; i++) {
+		b[i] = ipam__heap_alloc(view, 10);
+		b[i]->state = IPAM_LEASE_BOUND;
+	}
+	/* 30 units in three blocks, freed middle last: one free block of the
+	 * whole chunk remains (the rest merged with them). */
+	ipam__heap_free(view, b[0]);
+	ipam__heap_free(view, b[2]);
+	ck_assert_int_eq(ipam__heap_verify(view), 0);
+	ipam__heap_free(view, b[1]);
+	ck_assert_int_eq(ipam__heap_verify(view), 0);
+	ck_assert_uint_eq(view->heap.spare, 1);
+	ck_assert_uint_eq(view->heap.free_units, IPAM__HEAP_UNITS - 1);
+	/* Three freed 10-unit blocks serve a 30-unit record once merged. */
+	for (int i = 0; i < 3; i++) {
+		b[i] = ipam__heap_alloc(view, 10);
+		b[i]->state = IPAM_LEASE_BOUND;
+	}
+	big = ipam__heap_alloc(view, 25); /* after them */
+	ck_assert_ptr_eq((char *)big, (char *)b[2] + 80);
+	big->state = IPAM_LEASE_BOUND;
+	ipam__heap_free(view, b[0]);
+	ipam__heap_free(view, b[1]);
+	ipam__heap_free(view, b[2]);
+	ck_assert_ptr_eq(ipam__heap_alloc(view, 30), b[0]);
+	ck_assert_uint_eq(b[0]->units, 30);
+	b[0]->state = IPAM_LEASE_BOUND;
+	/* Three chunks' worth of records, then all freed: the first chunk
+	 * (b[0] and big are in it) and one spare stay. */
+	for (size_t i = 0; i < 400; i++) {
+		fill[i] = ipam__heap_alloc(view, 250);
+		fill[i]->state = IPAM_LEASE_BOUND;
+	}
+	ck_assert_uint_ge(chunks_held(), 3);
+	for (size_t i = 0; i < 400; i++)
+		ipam__heap_free(view, fill[i]);
+	ck_assert_int_eq(ipam__heap_verify(view), 0);
+	ck_assert_uint_eq(chunks_held(), 2);
+	ck_assert_uint_eq(view->heap.spare, 1);
+	ipam__heap_free(view, b[0]);
+	ipam__heap_free(view, big);
+	ck_assert_uint_eq(chunks_held(), 1); /* the spare */
+	ck_assert_uint_eq(view->heap.live, 0);
+	ck_assert_int_eq(ipam__heap_verify(view), 0);
 }
 END_TEST
 
@@ -819,7 +990,9 @@ int main(void)
 	tcase_add_test(tc, strings_do_not_pile_up);
 	tcase_add_test(tc, random_against_model);
 	tcase_add_test(tc, out_of_memory);
-	tcase_add_test(tc, chunk_rest_given_once);
+	tcase_add_test(tc, full_chunk_then_no_memory);
+	tcase_add_test(tc, heap_against_model);
+	tcase_add_test(tc, heap_merges_and_gives_back);
 	tcase_add_test(tc, file_store_ids);
 	suite_add_tcase(s, tc);
 	return tu_run(s);

@@ -13,11 +13,158 @@
 #include "lease/view.h"
 
 #define UNITS_PER_CHUNK (1u << IPAM__HEAP_UNIT_BITS)
+#define CHUNK_UNITS ((uint32_t)IPAM__HEAP_UNITS)
+/* The smallest block: a free block's header is a record header's size. */
+#define MIN_UNITS ((unsigned)(sizeof(struct ipam__rec) / 8))
 /* A free block of up to this many units more than asked for is taken
- * (the record keeps the whole block). */
+ * whole (the record keeps it); a larger one is split. */
 #define SLACK_UNITS 3
+/* The state of a free block (no record state has it). */
+#define FREE_STATE 0xffu
 
 /* ---- heap ------------------------------------------------------------------------ */
+
+/*
+ * A free block of n units overlays a record header: next[0] and next[1]
+ * link its list, self is its id, addr_lo its size, state FREE_STATE. Its
+ * last four bytes repeat the size, and the chunk's bitmap marks its last
+ * unit: a block given back reads the unit before it to find a free
+ * neighbour there. Unit 0 of chunk 0 is never a block (id 0 is none).
+ */
+
+static uint32_t chunk_first(uint32_t c)
+{
+	return c == 0;
+}
+
+static uint64_t *end_bits(const struct ipam__heap *h, uint32_t c)
+{
+	return (uint64_t *)(void *)(h->chunks[c] + (size_t)CHUNK_UNITS * 8);
+}
+
+static int end_bit(const struct ipam__heap *h, ipam__rid id)
+{
+	uint32_t u = id & (UNITS_PER_CHUNK - 1);
+	return (int)(end_bits(h, id >> IPAM__HEAP_UNIT_BITS)[u / 64] >> (u % 64) & 1);
+}
+
+static void end_bit_set(struct ipam__heap *h, ipam__rid id, int on)
+{
+	uint32_t u = id & (UNITS_PER_CHUNK - 1);
+	uint64_t *w = &end_bits(h, id >> IPAM__HEAP_UNIT_BITS)[u / 64];
+	*w = on ? *w | (1ull << (u % 64)) : *w & ~(1ull << (u % 64));
+}
+
+static uint32_t fb_size(const struct ipam__rec *b)
+{
+	return (uint32_t)b->addr_lo;
+}
+
+static uint32_t fb_footer(const ipam_view *v, ipam__rid last)
+{
+	uint32_t n;
+	memcpy(&n, (const char *)ipam__rec_block(v, last) + 4, 4);
+	return n;
+}
+
+static ipam__rid *list_of(struct ipam__heap *h, uint32_t size)
+{
+	return size < 256 ? &h->free_head[size] : &h->large_head;
+}
+
+static void list_add(ipam_view *v, struct ipam__rec *b, ipam__rid id, uint32_t size)
+{
+	struct ipam__heap *h = &v->heap;
+	ipam__rid *head = list_of(h, size);
+
+	b->next[0] = *head;
+	b->next[1] = 0;
+	if (*head)
+		ipam__rec_block(v, *head)->next[1] = id;
+	*head = id;
+	if (size < 256)
+		h->nonempty[size / 64] |= 1ull << (size % 64);
+}
+
+static void list_del(ipam_view *v, struct ipam__rec *b)
+{
+	struct ipam__heap *h = &v->heap;
+	uint32_t size = fb_size(b);
+	ipam__rid *head = list_of(h, size);
+
+	if (b->next[1])
+		ipam__rec_block(v, b->next[1])->next[0] = b->next[0];
+	else
+		*head = b->next[0];
+	if (b->next[0])
+		ipam__rec_block(v, b->next[0])->next[1] = b->next[1];
+	if (size < 256 && !*head)
+		h->nonempty[size / 64] &= ~(1ull << (size % 64));
+}
+
+/* Make [id, id + size) one free block and list it; the end bit of its last
+ * unit is the caller's. */
+static void fb_make(ipam_view *v, ipam__rid id, uint32_t size)
+{
+	struct ipam__rec *b = ipam__rec_block(v, id);
+
+	b->self = id;
+	b->addr_lo = size;
+	b->state = FREE_STATE;
+	memcpy((char *)b + (size_t)size * 8 - 4, &size, 4);
+	list_add(v, b, id, size);
+}
+
+/* The listed free block b is now the free block [id, id + size), which
+ * covers it or its rest (a merge or a split); end marks are the caller's.
+ * A large block that stays large keeps its place on its list. */
+static void fb_move(ipam_view *v, struct ipam__rec *b, ipam__rid id, uint32_t size)
+{
+	struct ipam__heap *h = &v->heap;
+	struct ipam__rec *nb = ipam__rec_block(v, id);
+	ipam__rid next = b->next[0], prev = b->next[1];
+
+	if (fb_size(b) < 256 || size < 256) {
+		list_del(v, b);
+		fb_make(v, id, size);
+		return;
+	}
+	if (nb != b) {
+		if (prev)
+			ipam__rec_block(v, prev)->next[0] = id;
+		else
+			h->large_head = id;
+		if (next)
+			ipam__rec_block(v, next)->next[1] = id;
+		nb->next[0] = next;
+		nb->next[1] = prev;
+		nb->self = id;
+		nb->state = FREE_STATE;
+	}
+	nb->addr_lo = size;
+	memcpy((char *)nb + (size_t)size * 8 - 4, &size, 4);
+}
+
+static int chunk_whole(ipam__rid id, uint32_t size)
+{
+	uint32_t c = id >> IPAM__HEAP_UNIT_BITS, u = id & (UNITS_PER_CHUNK - 1);
+	return u == chunk_first(c) && size == CHUNK_UNITS - chunk_first(c);
+}
+
+static void free_chunks(struct ipam__heap *h)
+{
+	for (uint32_t i = 0; i < h->nchunks; i++)
+		if (h->chunks[i])
+			ipam__release(h->chunks[i], IPAM__HEAP_CHUNK);
+	h->nchunks = 0;
+	h->holes = 0;
+	h->spare = 0;
+	h->live = 0;
+	h->free_units = 0;
+	h->large_head = 0;
+	memset(h->free_head, 0, sizeof(h->free_head));
+	memset(h->nonempty, 0, sizeof(h->nonempty));
+}
 
 int ipam__heap_init(ipam_view *v)
 {
@@ -33,16 +180,6 @@ int ipam__heap_init(ipam_view *v)
 		return -ENOMEM;
 	v->strs.nb = 16;
 	return 0;
-}
-
-static void free_chunks(struct ipam__heap *h)
-{
-	for (uint32_t i = 0; i < h->nchunks; i++)
-		ipam__release(h->chunks[i], IPAM__HEAP_CHUNK);
-	h->nchunks = 0;
-	h->used = 0;
-	h->live = 0;
-	memset(h->free_head, 0, sizeof(h->free_head));
 }
 
 void ipam__heap_fini(ipam_view *v)
@@ -68,8 +205,9 @@ void ipam__heap_clear(ipam_view *v)
 
 size_t ipam__heap_bytes(const ipam_view *v)
 {
-	return (size_t)v->heap.nchunks * IPAM__HEAP_CHUNK + v->heap.cap * sizeof(*v->heap.chunks) +
-	       v->strs.cap * sizeof(*v->strs.e) + v->strs.nb * sizeof(*v->strs.b);
+	return (size_t)(v->heap.nchunks - v->heap.holes) * IPAM__HEAP_CHUNK +
+	       v->heap.cap * sizeof(*v->heap.chunks) + v->strs.cap * sizeof(*v->strs.e) +
+	       v->strs.nb * sizeof(*v->strs.b);
 }
 
 /* Room in the chunk table for `more` chunks (growing it at least twofold). */
@@ -92,77 +230,236 @@ static int table_room(struct ipam__heap *h, size_t more)
 	return 0;
 }
 
-static int chunk_add(struct ipam__heap *h)
+/* A new chunk, in a slot given back if there is one: one free block. */
+static int chunk_add(ipam_view *v)
 {
-	char *c;
+	struct ipam__heap *h = &v->heap;
+	uint32_t c = h->nchunks;
+	char *m;
 
-	if (table_room(h, 1) < 0)
+	if (!h->holes && table_room(h, 1) < 0)
 		return -ENOMEM;
-	c = ipam__alloc(IPAM__HEAP_CHUNK);
-	if (!c)
+	m = ipam__alloc(IPAM__HEAP_CHUNK);
+	if (!m)
 		return -ENOMEM;
-	h->chunks[h->nchunks++] = c;
-	h->used = h->nchunks == 1; /* unit 0 of chunk 0 would be id 0 */
+	if (h->holes) {
+		for (c = 0; h->chunks[c]; c++)
+			;
+		h->holes--;
+	} else {
+		h->nchunks++;
+	}
+	h->chunks[c] = m;
+	memset(end_bits(h, c), 0, IPAM__HEAP_CHUNK - (size_t)CHUNK_UNITS * 8);
+	end_bit_set(h, (c << IPAM__HEAP_UNIT_BITS) + CHUNK_UNITS - 1, 1);
+	fb_make(v, (c << IPAM__HEAP_UNIT_BITS) + chunk_first(c), CHUNK_UNITS - chunk_first(c));
+	h->free_units += CHUNK_UNITS - chunk_first(c);
+	h->spare++;
 	return 0;
 }
 
-static ipam__rid rid_of(uint32_t chunk, uint32_t unit)
+/* The smallest size class from `from` (< 256) with a free block, 0 if none. */
+static unsigned class_from(const struct ipam__heap *h, unsigned from)
 {
-	return (chunk << IPAM__HEAP_UNIT_BITS) | unit;
+	for (unsigned w = from / 64; w < 4; w++) {
+		uint64_t bits = h->nonempty[w];
+		if (w == from / 64)
+			bits &= ~0ull << (from % 64);
+		if (bits)
+			return w * 64 + (unsigned)__builtin_ctzll(bits);
+	}
+	return 0;
 }
 
-static void block_free(ipam_view *v, struct ipam__rec *b, ipam__rid id, unsigned units)
+/* The free block for a record of `units` units, 0 if none: one that fits
+ * with little to spare; else the smallest that leaves a block behind when
+ * split; else one with more to spare than SLACK_UNITS but too little to
+ * split. */
+static ipam__rid pick(const ipam_view *v, unsigned units)
 {
-	b->self = id;
-	b->units = (uint8_t)units;
-	b->next[0] = v->heap.free_head[units];
-	v->heap.free_head[units] = id;
+	const struct ipam__heap *h = &v->heap;
+	unsigned c, s;
+	ipam__rid id;
+
+	if (h->free_head[units]) /* churn of records of one size */
+		return h->free_head[units];
+	c = h->nonempty[0] | h->nonempty[1] | h->nonempty[2] | h->nonempty[3]
+		    ? class_from(h, units)
+		    : 0;
+	if (c && c - units <= SLACK_UNITS)
+		return h->free_head[c];
+	s = c && units + MIN_UNITS < 256 ? class_from(h, units + MIN_UNITS) : 0;
+	if (s)
+		return h->free_head[s];
+	/* A large block (the first leaves a block behind unless the record
+	 * is within MIN_UNITS of the largest). */
+	for (id = h->large_head; id; id = ipam__rec_block(v, id)->next[0])
+		if (fb_size(ipam__rec_block(v, id)) >= units + MIN_UNITS)
+			return id;
+	return c ? h->free_head[c] : 0;
 }
 
-/* A block of at least `units` units (write lock held), or NULL. */
-static struct ipam__rec *block_alloc(ipam_view *v, unsigned units)
+struct ipam__rec *ipam__heap_alloc(ipam_view *v, unsigned units)
 {
 	struct ipam__heap *h = &v->heap;
 	struct ipam__rec *b;
-	ipam__rid id;
+	ipam__rid id = pick(v, units);
+	uint32_t size;
 
-	for (unsigned u = units; u <= units + SLACK_UNITS && u < 256; u++) {
-		if ((id = h->free_head[u]) != 0) {
-			b = ipam__rec_block(v, id); /* units and self kept by block_free() */
-			h->free_head[u] = b->next[0];
-			h->live++;
-			return b;
-		}
-	}
-	if (!h->nchunks || h->used + units > UNITS_PER_CHUNK) {
-		/* The rest of the last chunk becomes a free block, and the
-		 * chunk counts as full at once: if no new chunk can be had,
-		 * the next try must not give the same rest away again. */
-		/* (The rest is smaller than `units`, so it fits a size class.) */
-		if (h->nchunks && UNITS_PER_CHUNK - h->used >= sizeof(struct ipam__rec) / 8) {
-			id = rid_of(h->nchunks - 1, h->used);
-			block_free(v, ipam__rec_block(v, id), id, UNITS_PER_CHUNK - h->used);
-		}
-		h->used = UNITS_PER_CHUNK;
-		if (chunk_add(h) < 0)
+	if (!id) {
+		if (chunk_add(v) < 0)
 			return NULL;
+		id = h->large_head;
 	}
-	id = rid_of(h->nchunks - 1, h->used);
-	h->used += units;
 	b = ipam__rec_block(v, id);
-	b->units = (uint8_t)units;
+	size = fb_size(b);
+	if (chunk_whole(id, size))
+		h->spare--;
+	if (size - units >= MIN_UNITS) {
+		/* The rest stays free, its last unit still marked. */
+		fb_move(v, b, id + units, size - units);
+		size = units;
+	} else {
+		list_del(v, b);
+		end_bit_set(h, id + size - 1, 0);
+	}
+	h->free_units -= size;
+	b->units = (uint8_t)size;
 	b->self = id;
 	h->live++;
 	return b;
 }
 
+void ipam__heap_free(ipam_view *v, struct ipam__rec *b)
+{
+	struct ipam__heap *h = &v->heap;
+	ipam__rid id = b->self;
+	uint32_t c = id >> IPAM__HEAP_UNIT_BITS, u = id & (UNITS_PER_CHUNK - 1);
+	uint32_t size = b->units;
+	struct ipam__rec *next = NULL, *prev = NULL;
+
+	h->live--;
+	h->free_units += size;
+	/* The block after: merged if free; else this block's last unit is
+	 * the end of a free block now. */
+	if (u + size < CHUNK_UNITS && ipam__rec_block(v, id + size)->state == FREE_STATE) {
+		next = ipam__rec_block(v, id + size);
+		size += fb_size(next);
+	} else {
+		end_bit_set(h, id + size - 1, 1);
+	}
+	/* The block before, found by its marked last unit and its size. */
+	if (u > chunk_first(c) && end_bit(h, id - 1)) {
+		uint32_t p = fb_footer(v, id - 1);
+		prev = ipam__rec_block(v, id - p);
+		end_bit_set(h, id - 1, 0);
+		id -= p;
+		size += p;
+	}
+	if (prev && next)
+		list_del(v, next);
+	if (prev || next)
+		fb_move(v, prev ? prev : next, id, size);
+	else
+		fb_make(v, id, size);
+	if (chunk_whole(id, size) && ++h->spare > 1) {
+		/* A second chunk with no record: give it back. */
+		list_del(v, ipam__rec_block(v, id));
+		ipam__release(h->chunks[c], IPAM__HEAP_CHUNK);
+		h->chunks[c] = NULL;
+		h->free_units -= size;
+		h->spare--;
+		h->holes++;
+		while (h->nchunks && !h->chunks[h->nchunks - 1]) {
+			h->nchunks--;
+			h->holes--;
+		}
+	}
+}
+
 int ipam__heap_reserve(ipam_view *v, size_t bytes)
 {
 	struct ipam__heap *h = &v->heap;
-	size_t have = h->nchunks ? (size_t)(UNITS_PER_CHUNK - h->used) * 8 : 0;
-	size_t need = bytes > have ? (bytes - have + IPAM__HEAP_CHUNK - 1) / IPAM__HEAP_CHUNK : 0;
+	size_t per = (size_t)CHUNK_UNITS * 8;
 
-	return table_room(h, need);
+	/* Slots only (a pointer each): as if no free block could be used. */
+	return table_room(h, (bytes + per - 1) / per);
+}
+
+int ipam__heap_verify(const ipam_view *v)
+{
+	const struct ipam__heap *h = &v->heap;
+	size_t live = 0, free_units = 0, listed = 0, nfree = 0;
+	uint32_t spare = 0, holes = 0;
+
+	for (uint32_t c = 0; c < h->nchunks; c++) {
+		int prev_free = 0;
+		uint32_t u = chunk_first(c);
+		size_t marks = 0, chunk_free = 0;
+
+		if (!h->chunks[c]) {
+			holes++;
+			continue;
+		}
+		while (u < CHUNK_UNITS) {
+			ipam__rid id = (c << IPAM__HEAP_UNIT_BITS) + u;
+			const struct ipam__rec *b = ipam__rec_block(v, id);
+			int is_free = b->state == FREE_STATE;
+			uint32_t size = is_free ? fb_size(b) : b->units;
+
+			if (size < MIN_UNITS || size > CHUNK_UNITS - u || b->self != id)
+				return ipam__fail(-EBADMSG, "verify", NULL,
+						  "heap: bad block at chunk %u unit %u (size %u)", c, u,
+						  size);
+			if (end_bit(h, id + size - 1) != is_free)
+				return ipam__fail(-EBADMSG, "verify", NULL,
+						  "heap: end mark of the block at %u/%u is wrong", c, u);
+			if (is_free) {
+				if (prev_free || fb_footer(v, id + size - 1) != size)
+					return ipam__fail(-EBADMSG, "verify", NULL,
+							  "heap: free block at %u/%u not merged or "
+							  "without its size at the end",
+							  c, u);
+				nfree++;
+				free_units += size;
+				spare += chunk_whole(id, size);
+			} else {
+				live++;
+			}
+			prev_free = is_free;
+			chunk_free += (size_t)is_free;
+			u += size;
+		}
+		/* Each free block's last unit marked (above), and no other. */
+		for (size_t w = 0; w < UNITS_PER_CHUNK / 64; w++)
+			marks += (size_t)__builtin_popcountll(end_bits(h, c)[w]);
+		if (marks != chunk_free)
+			return ipam__fail(-EBADMSG, "verify", NULL,
+					  "heap: chunk %u has %zu end marks for %zu free blocks", c,
+					  marks, chunk_free);
+	}
+	for (unsigned s = 0; s <= 256; s++) {
+		ipam__rid id = s < 256 ? h->free_head[s] : h->large_head, prev = 0;
+		if (s < 256 && !!id != !!(h->nonempty[s / 64] >> (s % 64) & 1))
+			return ipam__fail(-EBADMSG, "verify", NULL, "heap: list mark %u is wrong", s);
+		for (; id; prev = id, id = ipam__rec_block(v, id)->next[0]) {
+			const struct ipam__rec *b = ipam__rec_block(v, id);
+			if (b->state != FREE_STATE || b->next[1] != prev ||
+			    (s < 256 ? fb_size(b) != s : fb_size(b) < 256) || ++listed > nfree)
+				return ipam__fail(-EBADMSG, "verify", NULL,
+						  "heap: list %u holds a wrong block", s);
+		}
+	}
+	if (listed != nfree || live != h->live || free_units != h->free_units ||
+	    spare != h->spare || spare > 1 || holes != h->holes ||
+	    (h->nchunks && !h->chunks[h->nchunks - 1]))
+		return ipam__fail(-EBADMSG, "verify", NULL,
+				  "heap: counts disagree (%zu of %zu free blocks listed, %zu records "
+				  "for %zu, %zu free units for %zu, %u empty chunks for %u, %u holes "
+				  "for %u)",
+				  listed, nfree, live, h->live, free_units, h->free_units, spare,
+				  h->spare, holes, h->holes);
+	return 0;
 }
 
 /* ---- interned strings ---------------------------------------------------------------- */
@@ -439,7 +736,7 @@ static int rec_build(ipam_view *v, struct ipam__rec **out, const struct rec_src 
 		unintern(v, (uint32_t)id_if);
 		return -ENOMEM;
 	}
-	r = block_alloc(v, (unsigned)((size + 7) / 8));
+	r = ipam__heap_alloc(v, (unsigned)((size + 7) / 8));
 	if (!r) {
 		unintern(v, (uint32_t)id_node);
 		unintern(v, (uint32_t)id_if);
@@ -628,8 +925,7 @@ void ipam__rec_free(ipam_view *v, struct ipam__rec *r)
 		return;
 	unintern(v, r->ifname);
 	unintern(v, r->node);
-	v->heap.live--;
-	block_free(v, r, r->self, r->units);
+	ipam__heap_free(v, r);
 }
 
 void ipam__rec_export(const ipam_view *v, const struct ipam__rec *r, const char *pool_name,

@@ -543,7 +543,7 @@ int ipam__view_verify(ipam_view *v)
 			return ipam__fail(-EBADMSG, "verify", ipam_pool_name(v->pools[p].pool),
 					  "index counts do not add up");
 	}
-	return 0;
+	return ipam__heap_verify(v);
 }
 
 int ipam__view_reset(ipam_view *v)

@@ -51,21 +51,31 @@ struct ipam__pool_state {
 
 /*
  * The record heap: records live in chunks of IPAM__HEAP_CHUNK bytes and are
- * named by 32-bit ids (chunk, 8-byte unit). A freed block goes on the free
- * list of its size and is taken again by a record of that size or a few
- * units smaller, so churn reuses blocks instead of growing. Changed only
- * under the view's write lock; readers turn ids into records under the
- * read lock.
+ * named by 32-bit ids (chunk, 8-byte unit). Free space is kept as free
+ * blocks, merged with free neighbours as soon as a record is given back
+ * (so space freed by records of one size serves records of any other) and
+ * split to fit: free blocks of up to 255 units on a list per size, larger
+ * ones on one list. A chunk whose records are all gone is given back to
+ * the allocator, except one kept for the next records. Each chunk ends with
+ * a bitmap marking the last unit of every free block, so a block given back
+ * finds a free block before it. Changed only under the view's write lock;
+ * readers turn ids into records under the read lock.
  */
 #define IPAM__HEAP_UNIT_BITS 15 /* 32768 units of 8 bytes: 256 KiB chunks */
 #define IPAM__HEAP_CHUNK ((size_t)8 << IPAM__HEAP_UNIT_BITS)
 #define IPAM__HEAP_MAX_CHUNKS ((size_t)1 << (32 - IPAM__HEAP_UNIT_BITS))
+/* Units for blocks in a chunk: the rest holds the bitmap (a bit a unit). */
+#define IPAM__HEAP_UNITS (((size_t)1 << IPAM__HEAP_UNIT_BITS) - ((size_t)1 << IPAM__HEAP_UNIT_BITS) / 64)
 struct ipam__heap {
-	char **chunks;
-	uint32_t nchunks, cap;
-	uint32_t used;   /* units taken in the last chunk */
-	ipam__rid free_head[256];
+	char **chunks;   /* NULL: a slot whose chunk was given back */
+	uint32_t nchunks, cap; /* slots used, allocated */
+	uint32_t holes;  /* NULL slots below nchunks */
+	uint32_t spare;  /* chunks with no record (at most one is kept) */
+	ipam__rid free_head[256]; /* free blocks by size (units), 7..255 */
+	ipam__rid large_head;     /* free blocks of 256 units and more */
+	uint64_t nonempty[4];     /* bit s: free_head[s] is not 0 */
 	size_t live;     /* records allocated */
+	size_t free_units; /* in free blocks */
 };
 
 /*
@@ -233,6 +243,14 @@ int ipam__heap_init(ipam_view *v);
 void ipam__heap_fini(ipam_view *v);
 /* Bytes held by the heap and intern table (for the tests). */
 size_t ipam__heap_bytes(const ipam_view *v);
+/* The heap's own bookkeeping (blocks tile every chunk, free blocks merged
+ * and on the right lists, counts): 0 or -EBADMSG with the detail. */
+int ipam__heap_verify(const ipam_view *v);
+/* A block of at least `units` units (7 to 255) and giving one back: the
+ * record heap's allocator, for ipam__rec_new*() and the tests. The block's
+ * units and self are set; NULL when no chunk can be had. */
+struct ipam__rec *ipam__heap_alloc(ipam_view *v, unsigned units);
+void ipam__heap_free(ipam_view *v, struct ipam__rec *b);
 
 /* Fill a public record (pool name given); the caller holds a lock. */
 void ipam__rec_export(const ipam_view *v, const struct ipam__rec *r, const char *pool_name,
