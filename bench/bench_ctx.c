@@ -7,7 +7,9 @@
  *     vs coarse (whole-pool) preconditions: operations/s and conflicts per
  *     commit;
  *  3. memory per lease with realistic owners and container ids, counted by
- *     an injected allocator.
+ *     an injected allocator: after a fill, and after long churn at a
+ *     constant lease count (the figure a long-running store sees), beside
+ *     a fresh fill with the same names.
  * Prints figures; never fails on them (benchmarks are not tests).
  */
 #include <pthread.h>
@@ -333,6 +335,108 @@ static void memory_per_lease(void)
 	ipam_set_allocator(NULL);
 }
 
+/* The owner of lease `serial` with `extra` letters in its pod name. */
+static void churn_owner_name(char *buf, size_t size, long serial, int extra)
+{
+	static const char letters[] = "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz"
+				      "abcdefghijklmnopqrstuvwxyz";
+	snprintf(buf, size, "namespace-%ld/pod-%.*s-%05lx", serial % 50, extra + 10, letters,
+		 (unsigned long)serial);
+}
+
+static void churn_att_name(char *buf, size_t size, long serial)
+{
+	unsigned long i = (unsigned long)serial;
+	snprintf(buf, size, "%016lx%016lx%016lx%016lx", i * 7919, i * 104729, i, ~i);
+}
+
+static uint64_t mem_rng = 88172645463325252ull;
+static uint64_t mem_rand(void)
+{
+	mem_rng ^= mem_rng << 13;
+	mem_rng ^= mem_rng >> 7;
+	mem_rng ^= mem_rng << 17;
+	return mem_rng;
+}
+
+/* The extra letters of a pod name: 0-19 at random (drift 0), or growing by
+ * one letter every 1/120 of the first half of the churn up to 60 and then
+ * staying there (drift 1: pods come back with longer names). */
+static int churn_extra(int drift, long step, long steps)
+{
+	if (!drift)
+		return (int)(mem_rand() % 20);
+	return step >= steps / 2 ? 60 : (int)(60 * step / (steps / 2));
+}
+
+/* Bytes per lease of n leases in a fresh store, names as the churn's last. */
+static double fresh_fill(long n, int drift)
+{
+	ipam_store *st;
+	ipam_ctx *ctx = make_ctx(&st, 0, pool("v4", "10.2.0.0/16", NULL), NULL);
+	char owner[128], att[80];
+	ipam_lease l;
+	size_t before = atomic_load(&live_bytes);
+	double b;
+
+	for (long i = 0; i < n; i++) {
+		churn_owner_name(owner, sizeof(owner), i, churn_extra(drift, 1, 1));
+		churn_att_name(att, sizeof(att), i);
+		ipam_request r = { .poolset = "net", .owner = owner, .ifname = "eth0", .attachment = att,
+				   .node = "worker-node-07" };
+		unsigned k = 1;
+		if (ipam_allocate(ctx, &r, &l, &k) < 0)
+			die("fresh fill");
+	}
+	b = (double)(atomic_load(&live_bytes) - before) / (double)n;
+	ipam_ctx_free(ctx);
+	ipam_store_free(st);
+	return b;
+}
+
+/* n leases, then `steps` times: release one at random, allocate a new one. */
+static void memory_after_churn(int drift)
+{
+	static const ipam_allocator counting = { m_alloc, m_resize, m_release, NULL };
+	enum { N = 60000 };
+	static char att[N][72];
+	const long steps = 1000000;
+	ipam_store *st;
+	ipam_ctx *ctx;
+	ipam_lease l;
+	char owner[128];
+	long serial = 0;
+	size_t before;
+	double churned;
+
+	ipam_set_allocator(&counting);
+	ctx = make_ctx(&st, 0, pool("v4", "10.2.0.0/16", NULL), NULL);
+	before = atomic_load(&live_bytes);
+	for (long step = -N; step < steps; step++) {
+		long i = step < 0 ? step + N : (long)(mem_rand() % N);
+		if (step >= 0 && ipam_release_attachment(ctx, "net", att[i], 0) != 1)
+			die("churn release");
+		churn_owner_name(owner, sizeof(owner), serial,
+				 step < 0 ? churn_extra(0, 0, 1) : churn_extra(drift, step, steps));
+		churn_att_name(att[i], sizeof(att[i]), serial++);
+		ipam_request r = { .poolset = "net", .owner = owner, .ifname = "eth0", .attachment = att[i],
+				   .node = "worker-node-07" };
+		unsigned k = 1;
+		if (ipam_allocate(ctx, &r, &l, &k) < 0)
+			die("churn allocate");
+	}
+	churned = (double)(atomic_load(&live_bytes) - before) / N;
+	ipam_ctx_free(ctx);
+	ipam_store_free(st);
+	printf("  %d leases after %ld releases and allocations, %s: %.1f bytes per lease; "
+	       "a fresh fill with the same names %.1f\n",
+	       N, steps,
+	       drift ? "pod names growing by 60 letters over the first half"
+		     : "pod names of 10-29 letters at random",
+	       churned, fresh_fill(N, drift));
+	ipam_set_allocator(NULL);
+}
+
 int main(int argc, char **argv)
 {
 	double api[5], raw[5], real[5];
@@ -351,6 +455,13 @@ int main(int argc, char **argv)
 			       api_99(argv[1][3] == '-'), n, argv[1][3] == '-' ? ", realistic names" : "");
 		else
 			printf("raw index %.1f ns per allocate+release (%ld iterations)\n", index_99(), n);
+		return 0;
+	}
+	/* "memory": section 3 alone. */
+	if (argc > 1 && strcmp(argv[1], "memory") == 0) {
+		memory_per_lease();
+		memory_after_churn(0);
+		memory_after_churn(1);
 		return 0;
 	}
 	/* "threads": section 2 alone. */
@@ -377,5 +488,7 @@ int main(int argc, char **argv)
 	threads_section();
 	printf("3. memory:\n");
 	memory_per_lease();
+	memory_after_churn(0);
+	memory_after_churn(1);
 	return 0;
 }
