@@ -237,6 +237,7 @@ void ipam__txnbuf_init(struct ipam__txnbuf *tb)
 	tb->claims = NULL;
 	tb->claim_fallback = 0;
 	tb->claim_seen = 0;
+	tb->no_conds = 0;
 }
 
 void ipam__txnbuf_fini(struct ipam__txnbuf *tb)
@@ -328,6 +329,8 @@ int ipam__cond_addr_gen(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view 
 {
 	ipam_cond *c;
 
+	if (tb->no_conds)
+		return 0;
 	if (ctx->opt.coarse)
 		return cond_pool(tb, v, pool);
 	c = ipam__txnbuf_cond(tb);
@@ -345,6 +348,8 @@ int ipam__cond_owner_gen(ipam_ctx *ctx, struct ipam__txnbuf *tb, const ipam_view
 {
 	ipam_cond *c;
 
+	if (tb->no_conds)
+		return 0;
 	if (ctx->opt.coarse)
 		return cond_pool(tb, v, pool);
 	c = ipam__txnbuf_cond(tb);
@@ -598,6 +603,36 @@ int ipam__ctx_commit_set(ipam_ctx *ctx, const char *set, ipam__decide_fn decide,
 
 	e = ipam__ctx_entry(ctx, set, &r);
 	return e ? ipam__ctx_commit(ctx, e, decide, arg) : r;
+}
+
+int ipam__ctx_commit_set_inplace(ipam_ctx *ctx, const char *set, ipam__decide_fn decide,
+				 void *arg)
+{
+	struct ipam__set_entry *e;
+	struct ipam__txnbuf tb;
+	uint64_t rev;
+	int64_t now;
+	int r;
+
+	e = ipam__ctx_entry(ctx, set, &r);
+	if (!e)
+		return r;
+	/* Coarse mode stands for stores that compare a whole pool's version
+	 * at every write (the benchmark's baseline): it keeps the loop. */
+	if (!ipam__store_direct(ctx->store) || ctx->opt.coarse || ipam__in_oracle)
+		return ipam__ctx_commit(ctx, e, decide, arg);
+	ipam__txnbuf_init(&tb);
+	tb.no_conds = 1;
+	now = ipam__ctx_now_ms(ctx);
+	ipam_view_lock(e->view);
+	r = decide(ctx, e, arg, &tb, now);
+	if (r == 0 && tb.nops)
+		r = ipam__view_apply_dops(e->view, tb.ops, tb.nops, now, &rev);
+	ipam_view_unlock(e->view);
+	if (r == 0 && tb.nops)
+		atomic_fetch_add(&ctx->commits, 1);
+	ipam__txnbuf_fini(&tb);
+	return r;
 }
 
 /* ---- reads ------------------------------------------------------------------------ */

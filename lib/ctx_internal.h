@@ -115,6 +115,10 @@ struct ipam__txnbuf {
 	 * wait (-EINPROGRESS) when nothing else is left. */
 	int claim_fallback;
 	uint64_t claim_seen; /* claims->epoch when a decision asked to wait */
+	/* Set by ipam__ctx_commit_set_inplace(): the decision is applied under
+	 * the same hold of the write lock, so ipam__cond_*_gen() record no
+	 * preconditions. */
+	int no_conds;
 	struct ipam__dop op_room[IPAM__TXNBUF_OPS];
 	ipam_cond cond_room[IPAM__TXNBUF_CONDS];
 	ipam_op pub_room[IPAM__TXNBUF_OPS];
@@ -148,6 +152,13 @@ int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn deci
  * first finds (and refreshes) the set by name. */
 int ipam__ctx_commit(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn decide, void *arg);
 int ipam__ctx_commit_set(ipam_ctx *ctx, const char *set, ipam__decide_fn decide, void *arg);
+/* The same for a decision that only looks records up and changes the ones
+ * it finds (release, renew): on the memory store in fine mode it is made
+ * and applied under one hold of the write lock, a lookup being all the
+ * check such a change needs, so there are no preconditions and no retry;
+ * otherwise as ipam__ctx_commit_set(). */
+int ipam__ctx_commit_set_inplace(ipam_ctx *ctx, const char *set, ipam__decide_fn decide,
+				 void *arg);
 
 /*
  * Claims (the caller holds the pool's cursor_lock): is the address claimed

@@ -597,7 +597,7 @@ static int decide_release(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 
 static int run_release(ipam_ctx *ctx, const char *set, struct release_arg *a)
 {
-	int r = ipam__ctx_commit_set(ctx, set, decide_release, a);
+	int r = ipam__ctx_commit_set_inplace(ctx, set, decide_release, a);
 
 	if (r < 0)
 		return r;
@@ -685,7 +685,7 @@ IPAM_EXPORT int ipam_renew(ipam_ctx *ctx, const char *set, const char *owner, co
 
 	if (!owner)
 		return ipam__fail(-EINVAL, "owner", NULL, "missing argument");
-	r = ipam__ctx_commit_set(ctx, set, decide_renew, &a);
+	r = ipam__ctx_commit_set_inplace(ctx, set, decide_renew, &a);
 	if (r < 0)
 		return r;
 	if (a.count == 0)

@@ -220,6 +220,11 @@ int ipam__view_commit_dops(ipam_view *v, const struct ipam__dop *ops, unsigned n
 			   const ipam_cond *conds, unsigned nconds, int64_t now_ms,
 			   uint64_t decided_at, uint64_t *rev);
 
+/* The same with the write lock held since the decision was made (it read
+ * this very state): nothing to check. */
+int ipam__view_apply_dops(ipam_view *v, const struct ipam__dop *ops, unsigned nops,
+			  int64_t now_ms, uint64_t *rev);
+
 /* ---- records (lease/heap.c); every call with the write lock held ---- */
 
 /* A new record from a public one (pool index given, generation as given),

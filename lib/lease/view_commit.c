@@ -398,6 +398,16 @@ int ipam__view_commit_dops(ipam_view *v, const struct ipam__dop *ops, unsigned n
 	return r;
 }
 
+int ipam__view_apply_dops(ipam_view *v, const struct ipam__dop *ops, unsigned nops,
+			  int64_t now_ms, uint64_t *rev)
+{
+	int r = dops_apply(v, ops, nops, now_ms, v->revision + 1);
+
+	if (r == 0)
+		*rev = v->revision;
+	return r;
+}
+
 IPAM_EXPORT int ipam_view_commit(ipam_view *v, const ipam_txn *txn, uint64_t *rev)
 {
 	int r;
