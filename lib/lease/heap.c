@@ -151,19 +151,18 @@ static int chunk_whole(ipam__rid id, uint32_t size)
 	return u == chunk_first(c) && size == CHUNK_UNITS - chunk_first(c);
 }
 
+/* Every chunk back; the chunk table stays. */
 static void free_chunks(struct ipam__heap *h)
 {
+	char **table = h->chunks;
+	uint32_t cap = h->cap;
+
 	for (uint32_t i = 0; i < h->nchunks; i++)
-		if (h->chunks[i])
-			ipam__release(h->chunks[i], IPAM__HEAP_CHUNK);
-	h->nchunks = 0;
-	h->holes = 0;
-	h->spare = 0;
-	h->live = 0;
-	h->free_units = 0;
-	h->large_head = 0;
-	memset(h->free_head, 0, sizeof(h->free_head));
-	memset(h->nonempty, 0, sizeof(h->nonempty));
+		if (table[i])
+			ipam__release(table[i], IPAM__HEAP_CHUNK);
+	memset(h, 0, sizeof(*h));
+	h->chunks = table;
+	h->cap = cap;
 }
 
 int ipam__heap_init(ipam_view *v)
