@@ -807,6 +807,131 @@ START_TEST(heap_merges_and_gives_back)
 }
 END_TEST
 
+static struct ipam__rec *live_block(unsigned units)
+{
+	struct ipam__rec *b = ipam__heap_alloc(view, units);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_uint_ge(b->units, units);
+	ck_assert_uint_le(b->units, units + 6);
+	b->state = IPAM_LEASE_BOUND;
+	return b;
+}
+
+/* Merges whose two neighbours are on one list: two 10-unit blocks next to
+ * each other on the list of 10, and two large blocks. */
+START_TEST(heap_merges_neighbours_on_one_list)
+{
+	struct ipam__rec *s[4], *p[2], *q[2], *y, *w;
+
+	for (int i = 0; i < 4; i++)
+		s[i] = live_block(10);
+	ipam__heap_free(view, s[0]);
+	ipam__heap_free(view, s[2]); /* the list of 10: s[2], s[0] */
+	ck_assert_uint_eq(view->heap.free_head[10], s[2]->self);
+	ck_assert_uint_eq(s[2]->next[0], s[0]->self);
+	ipam__heap_free(view, s[1]); /* merges both: one block of 30 */
+	ck_assert_uint_eq(view->heap.free_head[10], 0);
+	ck_assert_uint_eq(view->heap.free_head[30], s[0]->self);
+	ck_assert_int_eq(ipam__heap_verify(view), 0);
+	ck_assert_ptr_eq(live_block(30), s[0]);
+	/* Two runs of 400 units around a 10-unit block, each run freed into
+	 * one large block; then the block between them. */
+	p[0] = live_block(200);
+	p[1] = live_block(200);
+	y = live_block(10);
+	q[0] = live_block(200);
+	q[1] = live_block(200);
+	w = live_block(10); /* keeps q's run apart from the rest of the chunk */
+	ipam__heap_free(view, p[0]);
+	ipam__heap_free(view, p[1]);
+	ipam__heap_free(view, q[1]);
+	ipam__heap_free(view, q[0]);
+	ck_assert_int_eq(ipam__heap_verify(view), 0);
+	ipam__heap_free(view, y);
+	ck_assert_int_eq(ipam__heap_verify(view), 0);
+	ck_assert_uint_eq(p[0]->state, 0xff);
+	ck_assert_uint_eq(p[0]->addr_lo, 810);
+	/* A size no record has is refused, not cut to 8 bits. */
+	ck_assert_ptr_null(ipam__heap_alloc(view, 300));
+	ck_assert_ptr_null(ipam__heap_alloc(view, 6));
+	ipam__heap_free(view, w);
+	ipam__heap_free(view, s[0]);
+	ipam__heap_free(view, s[3]);
+	ck_assert_uint_eq(view->heap.live, 0);
+	ck_assert_int_eq(ipam__heap_verify(view), 0);
+}
+END_TEST
+
+/* A chunk given back leaves a hole in the chunk table: when no new chunk
+ * can be had the heap stays whole, and the next chunk takes the hole. */
+START_TEST(heap_no_chunk_with_a_hole)
+{
+	static const ipam_allocator fa = { f_alloc, f_resize, f_release, NULL };
+	static struct ipam__rec *b[600];
+	unsigned n = 0, in0 = 0;
+
+	teardown();
+	ck_assert_int_eq(ipam_set_allocator(&fa), 0);
+	budget = -1;
+	setup();
+	while (chunks_held() < 4)
+		b[n++] = live_block(250);
+	/* Chunk 1 emptied (kept: the only empty one), then chunk 0 (given
+	 * back: a second empty one). */
+	for (int c = 1; c >= 0; c--)
+		for (unsigned i = 0; i < n; i++)
+			if (b[i] && b[i]->self >> IPAM__HEAP_UNIT_BITS == (unsigned)c) {
+				ipam__heap_free(view, b[i]);
+				b[i] = NULL;
+			}
+	ck_assert_uint_eq(view->heap.holes, 1);
+	ck_assert_ptr_null(view->heap.chunks[0]);
+	ck_assert_uint_eq(chunks_held(), 3);
+	ck_assert_int_eq(ipam__heap_verify(view), 0);
+	/* Fill what is left without a new chunk, then ask for one more. */
+	budget = 0;
+	for (;;) {
+		struct ipam__rec *x = ipam__heap_alloc(view, 250);
+		if (!x)
+			break;
+		x->state = IPAM_LEASE_BOUND;
+	}
+	ck_assert_int_eq(ipam__heap_verify(view), 0);
+	ck_assert_uint_eq(view->heap.holes, 1);
+	budget = -1;
+	ck_assert_ptr_nonnull(b[0] = ipam__heap_alloc(view, 250));
+	in0 = b[0]->self >> IPAM__HEAP_UNIT_BITS;
+	ck_assert_uint_eq(in0, 0); /* the hole */
+	ck_assert_uint_eq(b[0]->self & ((1u << IPAM__HEAP_UNIT_BITS) - 1), 1); /* unit 0: id 0 */
+	ck_assert_uint_eq(view->heap.holes, 0);
+	ck_assert_int_eq(ipam__heap_verify(view), 0);
+	teardown();
+	ipam_set_allocator(NULL);
+	setup();
+}
+END_TEST
+
+/* A view reset gives every record back; the heap is used again after. */
+START_TEST(heap_reset_then_reused)
+{
+	ipam_lease l;
+	char buf[32];
+
+	for (int round = 0; round < 3; round++) {
+		for (unsigned i = 0; i < 3000; i++) {
+			snprintf(buf, sizeof(buf), "10.0.%u.%u", i / 250, i % 250 + 1);
+			base_lease(&l, buf);
+			snprintf(l.owner, sizeof(l.owner), "ns/pod-%u-%.*s", i, (int)(i % 40), buf);
+			ck_assert_int_eq(put(&l), 0);
+		}
+		ck_assert_int_eq(ipam__view_verify(view), 0);
+		ck_assert_int_eq(ipam__view_reset(view), 0);
+		ck_assert_uint_eq(view->heap.live, 0);
+		ck_assert_int_eq(ipam__view_verify(view), 0);
+	}
+}
+END_TEST
+
 /* Node names that come and go (a new one per lease, 50 leases at a time):
  * the table holds what the records use, not every name seen. */
 START_TEST(strings_do_not_pile_up)
@@ -993,6 +1118,9 @@ int main(void)
 	tcase_add_test(tc, full_chunk_then_no_memory);
 	tcase_add_test(tc, heap_against_model);
 	tcase_add_test(tc, heap_merges_and_gives_back);
+	tcase_add_test(tc, heap_merges_neighbours_on_one_list);
+	tcase_add_test(tc, heap_no_chunk_with_a_hole);
+	tcase_add_test(tc, heap_reset_then_reused);
 	tcase_add_test(tc, file_store_ids);
 	suite_add_tcase(s, tc);
 	return tu_run(s);

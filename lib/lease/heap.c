@@ -291,7 +291,10 @@ static ipam__rid pick(const ipam_view *v, unsigned units)
 	if (s)
 		return h->free_head[s];
 	/* A large block (the first leaves a block behind unless the record
-	 * is within MIN_UNITS of the largest). */
+	 * is within MIN_UNITS of the largest). One of 256 to 261 units is
+	 * passed over by a record of 249 to 255 (taken whole it would not fit
+	 * the record's 8-bit size): such a record may start a chunk while it
+	 * stays free. */
 	for (id = h->large_head; id; id = ipam__rec_block(v, id)->next[0])
 		if (fb_size(ipam__rec_block(v, id)) >= units + MIN_UNITS)
 			return id;
@@ -302,9 +305,12 @@ struct ipam__rec *ipam__heap_alloc(ipam_view *v, unsigned units)
 {
 	struct ipam__heap *h = &v->heap;
 	struct ipam__rec *b;
-	ipam__rid id = pick(v, units);
+	ipam__rid id;
 	uint32_t size;
 
+	if (units < MIN_UNITS || units > 255)
+		return NULL; /* no record has that size */
+	id = pick(v, units);
 	if (!id) {
 		if (chunk_add(v) < 0)
 			return NULL;
@@ -325,6 +331,7 @@ struct ipam__rec *ipam__heap_alloc(ipam_view *v, unsigned units)
 	h->free_units -= size;
 	b->units = (uint8_t)size;
 	b->self = id;
+	b->state = 0; /* not FREE_STATE: a live block from here on */
 	h->live++;
 	return b;
 }
