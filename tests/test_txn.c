@@ -591,6 +591,43 @@ START_TEST(direct_preconditions)
 		ck_assert_str_eq(l.attachment, "c1");
 		g = rev;
 	}
+	/* The record replaced by another with the same generation (a txn
+	 * keeping generations, as a store replaying its log sends): the
+	 * preconditions hold, but the decision's base is gone, and is not
+	 * read (ASan would see it). */
+	{
+		struct ipam__dop op;
+		ipam_cond cond;
+		ipam_op pop;
+		ipam_txn txn;
+		uint64_t rev = 0;
+		memset(&op, 0, offsetof(struct ipam__dop, bin));
+		memset(&cond, 0, sizeof(cond));
+		memset(&pop, 0, sizeof(pop));
+		memset(&txn, 0, sizeof(txn));
+		ipam__view_rdlock(v);
+		op.base = ipam__view_find_addr(v, 0, ipam__addr_value(&out[0].addr));
+		ipam__view_rdunlock(v);
+		ck_assert_int_eq(ipam_lookup_addr(c, "net", &out[0].addr, &pop.lease), 0);
+		pop.kind = IPAM_OP_PUT;
+		pop.flags = IPAM_OP_F_KEEP_GENERATION;
+		strcpy(pop.lease.attachment, "c2");
+		txn.ops = &pop;
+		txn.nops = 1;
+		ck_assert_int_eq(ipam_view_commit(v, &txn, &rev), 0);
+		op.kind = IPAM_OP_PUT;
+		op.addr = ipam__addr_value(&out[0].addr);
+		op.state = IPAM_LEASE_BOUND;
+		op.updated = out[0].updated + 9;
+		cond.kind = IPAM_COND_ADDR;
+		cond.addr = out[0].addr;
+		cond.generation = g; /* still true */
+		ck_assert_int_eq(ipam__view_commit_dops(v, &op, 1, &cond, 1, fx_now_ms, 0, &rev), -EAGAIN);
+		ipam_lease l;
+		ck_assert_int_eq(ipam_lookup_addr(c, "net", &out[0].addr, &l), 0);
+		ck_assert_str_eq(l.attachment, "c2");
+		ck_assert_uint_eq(l.generation, g);
+	}
 	ck_assert_int_eq(ipam_verify(c, "net"), 0);
 	ipam_ctx_free(c);
 	ipam_store_free(st);

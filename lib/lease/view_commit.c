@@ -387,9 +387,19 @@ int ipam__view_commit_dops(ipam_view *v, const struct ipam__dop *ops, unsigned n
 	 * (and every base record is the one at its address). Else they are
 	 * checked; one holding pins the record at its address (its
 	 * generation, or in coarse mode its pool's version, is unchanged), so
-	 * a base read by the decision is still that record. */
-	if (!decided_at || decided_at != v->stamp)
+	 * a base read by the decision is still that record. That a base is
+	 * still linked at its address is checked too, by pointer, before it
+	 * is read: a record given the same generation by other means (a
+	 * txn keeping generations) must not leave a freed one to be read. */
+	if (!decided_at || decided_at != v->stamp) {
 		r = conds_hold(v, conds, nconds);
+		for (unsigned i = 0; i < nops && r == 0; i++)
+			if (ops[i].base &&
+			    ipam__view_rec_at(v, ops[i].pool, ops[i].addr,
+					      ipam__view_hash_addr(v, ops[i].pool, ops[i].addr)) !=
+				    ops[i].base)
+				r = -EAGAIN;
+	}
 	if (r == 0)
 		r = dops_apply(v, ops, nops, now_ms, v->revision + 1);
 	if (r == 0)
