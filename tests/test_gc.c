@@ -411,14 +411,21 @@ START_TEST(oracle_error_stops_cleanly)
 }
 END_TEST
 
+/* Every write call from inside an oracle: each must give -EDEADLK (ud:
+ * 5 results). Releases and renewals take another path on the memory store
+ * than allocations do. */
 static int writes_from_oracle(void *ud, const ipam_lease *l, int64_t now)
 {
 	ipam_lease out[2], back;
 	ipam_request r = fx_req("net", "ns/intruder", "x");
 	unsigned n = 2;
-	(void)ud;
+	int *got = ud;
 	(void)now;
-	*(int *)ud = ipam_allocate(ctx, &r, out, &n);
+	got[0] = ipam_allocate(ctx, &r, out, &n);
+	got[1] = ipam_release_attachment(ctx, "net", l->attachment, 0);
+	got[2] = ipam_release_owner(ctx, "net", l->owner, NULL);
+	got[3] = ipam_release_addr(ctx, "net", &l->addr, 0);
+	got[4] = ipam_renew(ctx, "net", l->owner, NULL, 60);
 	/* Reads are allowed. */
 	ck_assert_int_eq(ipam_lookup_addr(ctx, "net", &l->addr, &back), 0);
 	return IPAM_GC_ALIVE;
@@ -426,13 +433,16 @@ static int writes_from_oracle(void *ud, const ipam_lease *l, int64_t now)
 
 START_TEST(no_writes_from_oracle)
 {
-	int got = 0;
-	ipam_gc_oracle o = { IPAM_GC_ORACLE_VERSION, "writer", &got, writes_from_oracle, NULL, NULL, NULL };
+	int got[5] = { 0 };
+	ipam_gc_oracle o = { IPAM_GC_ORACLE_VERSION, "writer", got, writes_from_oracle, NULL, NULL, NULL };
 	ipam_gc_policy p = policy(0, 0, 0);
 	ck_assert_int_eq(alloc("ns/a", "a"), 0);
 	ck_assert_int_eq(ipam_gc(ctx, "net", &o, &p, NULL), 0);
-	ck_assert_int_eq(got, -EDEADLK);
+	for (int i = 0; i < 5; i++)
+		ck_assert_msg(got[i] == -EDEADLK, "write call %d from an oracle: %d", i, got[i]);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 1); /* nothing released */
 	ck_assert_int_eq(alloc("ns/b", "b"), 0); /* and allowed again after */
+	ck_assert_int_eq(ipam_release_attachment(ctx, "net", "a", 0), 2); /* v4 and v6 */
 }
 END_TEST
 
