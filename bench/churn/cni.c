@@ -193,7 +193,19 @@ int cni_open(struct cni_backend **out, const struct config *c, const char *plugi
 		return -1;
 	}
 	b->c = c;
-	pthread_rwlock_init(&b->gc_lock, NULL);
+	{
+		/* Writer first: a GC pass waits for the ADDs and DELs running,
+		 * and new ones wait for it. With glibc's default (readers
+		 * first), workers retrying ADDs on an exhausted pool kept the
+		 * lock read-held without a gap, and the GC that would free the
+		 * pool ran twice in 20 s (churn-smoke-cni, ASan build on a
+		 * loaded machine). */
+		pthread_rwlockattr_t ra;
+		pthread_rwlockattr_init(&ra);
+		pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&b->gc_lock, &ra);
+		pthread_rwlockattr_destroy(&ra);
+	}
 	pthread_mutex_init(&b->chk_mu, NULL);
 	snprintf(b->plugin, sizeof(b->plugin), "%s", plugin);
 	slash = strrchr(plugin, '/');
