@@ -161,6 +161,113 @@ IPAM_EXPORT ipam_pool *ipam_pool_free(ipam_pool *p)
 	return NULL;
 }
 
+/* ---- copies and comparison (the memory store keeps its own definition) ---------- */
+
+static int vec_copy(struct ipam__vec *dst, const struct ipam__vec *src, size_t size)
+{
+	memset(dst, 0, sizeof(*dst));
+	if (!src->count)
+		return 0;
+	dst->items = ipam__alloc((size_t)src->count * size);
+	if (!dst->items)
+		return -ENOMEM;
+	memcpy(dst->items, src->items, (size_t)src->count * size);
+	dst->count = dst->cap = src->count;
+	return 0;
+}
+
+int ipam__pool_clone(const ipam_pool *p, ipam_pool **out)
+{
+	ipam_pool *c = ipam__zalloc(sizeof(*c));
+	int r = 0;
+
+	*out = NULL;
+	if (!c)
+		return -ENOMEM;
+	memcpy(c->name, p->name, sizeof(c->name));
+	c->subnet = p->subnet;
+	c->gateway = p->gateway;
+	c->default_range = p->default_range;
+	c->vlan = p->vlan;
+	c->flags = p->flags;
+	c->index_kind = p->index_kind;
+	c->bitmap_max = p->bitmap_max;
+	c->policy = p->policy;
+	c->quarantine_seconds = p->quarantine_seconds;
+	c->quarantine_allocations = p->quarantine_allocations;
+	c->quarantine_flags = p->quarantine_flags;
+	if (vec_copy(&c->ranges, &p->ranges, sizeof(ipam_range)) < 0 ||
+	    vec_copy(&c->excludes, &p->excludes, sizeof(ipam_range)) < 0 ||
+	    vec_copy(&c->routes, &p->routes, sizeof(struct ipam__route)) < 0 ||
+	    vec_copy(&c->dns, &p->dns, sizeof(ipam_addr)) < 0 ||
+	    (p->dns_domain && !(c->dns_domain = ipam__strdup(p->dns_domain))))
+		r = -ENOMEM;
+	for (unsigned i = 0; r == 0 && i < p->search.count; i++) {
+		char *d = ipam__strdup(VEC_AT(p->search, char *, i));
+		if (!d || vec_push(&c->search, &d, sizeof(d)) < 0) {
+			ipam__strfree(d);
+			r = -ENOMEM;
+		}
+	}
+	if (r < 0) {
+		ipam_pool_free(c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+static int addr_same(const ipam_addr *a, const ipam_addr *b)
+{
+	return a->family == b->family && (!a->family || ipam_addr_cmp(a, b) == 0);
+}
+
+static int ranges_same(const struct ipam__vec *a, const struct ipam__vec *b)
+{
+	if (a->count != b->count)
+		return 0;
+	for (unsigned i = 0; i < a->count; i++) {
+		const ipam_range *x = &VEC_AT(*a, ipam_range, i), *y = &VEC_AT(*b, ipam_range, i);
+		if (!addr_same(&x->first, &y->first) || !addr_same(&x->last, &y->last))
+			return 0;
+	}
+	return 1;
+}
+
+static int str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+int ipam__pool_same(const ipam_pool *a, const ipam_pool *b)
+{
+	if (strcmp(a->name, b->name) != 0 || !addr_same(&a->subnet.addr, &b->subnet.addr) ||
+	    a->subnet.len != b->subnet.len || !addr_same(&a->gateway, &b->gateway) ||
+	    a->vlan != b->vlan || a->flags != b->flags || a->index_kind != b->index_kind ||
+	    a->bitmap_max != b->bitmap_max || a->policy != b->policy ||
+	    a->quarantine_seconds != b->quarantine_seconds ||
+	    a->quarantine_allocations != b->quarantine_allocations ||
+	    a->quarantine_flags != b->quarantine_flags || !ranges_same(&a->ranges, &b->ranges) ||
+	    !ranges_same(&a->excludes, &b->excludes) || a->routes.count != b->routes.count ||
+	    a->dns.count != b->dns.count || a->search.count != b->search.count ||
+	    !str_same(a->dns_domain, b->dns_domain))
+		return 0;
+	for (unsigned i = 0; i < a->routes.count; i++) {
+		const struct ipam__route *x = &VEC_AT(a->routes, struct ipam__route, i),
+					 *y = &VEC_AT(b->routes, struct ipam__route, i);
+		if (!addr_same(&x->dst.addr, &y->dst.addr) || x->dst.len != y->dst.len ||
+		    !addr_same(&x->gw, &y->gw))
+			return 0;
+	}
+	for (unsigned i = 0; i < a->dns.count; i++)
+		if (!addr_same(&VEC_AT(a->dns, ipam_addr, i), &VEC_AT(b->dns, ipam_addr, i)))
+			return 0;
+	for (unsigned i = 0; i < a->search.count; i++)
+		if (!str_same(VEC_AT(a->search, char *, i), VEC_AT(b->search, char *, i)))
+			return 0;
+	return 1;
+}
+
 /* ---- setters ---------------------------------------------------------------------- */
 
 static int check_in_subnet(const ipam_pool *p, const char *field, const ipam_range *r)

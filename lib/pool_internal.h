@@ -51,4 +51,12 @@ struct ipam_pool {
  */
 int ipam__pool_allocatable(const ipam_pool *p, ipam_range **out, size_t *n);
 
+/* A deep copy of a pool, or of a set and its pools: 0 or -ENOMEM. */
+int ipam__pool_clone(const ipam_pool *p, ipam_pool **out);
+int ipam__poolset_clone(const ipam_poolset *s, ipam_poolset **out);
+/* 1 if two pools (two sets: the same pools in the same order) have the
+ * same definition, every field compared. */
+int ipam__pool_same(const ipam_pool *a, const ipam_pool *b);
+int ipam__poolset_same(const ipam_poolset *a, const ipam_poolset *b);
+
 #endif /* IPAM_POOL_INTERNAL_H */

@@ -115,3 +115,31 @@ IPAM_EXPORT const ipam_pool *ipam_poolset_find_addr(const ipam_poolset *s, const
 			return s->pools[i];
 	return NULL;
 }
+
+int ipam__poolset_clone(const ipam_poolset *s, ipam_poolset **out)
+{
+	ipam_poolset *c = ipam__zalloc(sizeof(*c));
+
+	*out = NULL;
+	if (!c)
+		return -ENOMEM;
+	memcpy(c->name, s->name, sizeof(c->name));
+	for (; c->count < s->count; c->count++) {
+		if (ipam__pool_clone(s->pools[c->count], &c->pools[c->count]) < 0) {
+			ipam_poolset_free(c);
+			return -ENOMEM;
+		}
+	}
+	*out = c;
+	return 0;
+}
+
+int ipam__poolset_same(const ipam_poolset *a, const ipam_poolset *b)
+{
+	if (strcmp(a->name, b->name) != 0 || a->count != b->count)
+		return 0;
+	for (unsigned i = 0; i < a->count; i++)
+		if (!ipam__pool_same(a->pools[i], b->pools[i]))
+			return 0;
+	return 1;
+}

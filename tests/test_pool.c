@@ -2,6 +2,7 @@
 /* Pool definitions and pool sets: every validation rule with its message,
  * the default ranges host-local uses, the allocatable space arithmetic
  * checked against a brute-force count, and pool sets refusing overlaps. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <ipam/error.h>
@@ -343,6 +344,136 @@ START_TEST(poolsets)
 }
 END_TEST
 
+/* A pool with every field set; `variant` changes one of them (0: none). */
+static ipam_pool *full_pool(int variant)
+{
+	ipam_pool *p = NULL;
+	ipam_range r;
+	ipam_prefix dst;
+	ipam_addr gw = A(variant == 3 ? "10.1.0.2" : "10.1.0.1"), dns = A(variant == 7 ? "10.9.9.9" : "10.9.9.8");
+
+	ck_assert_int_eq(ipam_pool_new_str(&p, variant == 1 ? "q" : "p", variant == 2 ? "10.1.0.0/23" : "10.1.0.0/24"), 0);
+	ck_assert_int_eq(ipam_pool_set_gateway(p, &gw), 0);
+	ck_assert_int_eq(ipam_range_parse(variant == 4 ? "10.1.0.10-10.1.0.101" : "10.1.0.10-10.1.0.100", &r), 0);
+	ck_assert_int_eq(ipam_pool_add_range(p, &r), 0);
+	ck_assert_int_eq(ipam_range_parse(variant == 5 ? "10.1.0.21-10.1.0.30" : "10.1.0.20-10.1.0.30", &r), 0);
+	ck_assert_int_eq(ipam_pool_add_exclude(p, &r), 0);
+	ck_assert_int_eq(ipam_prefix_parse(variant == 6 ? "10.0.0.0/9" : "10.0.0.0/8", 0, &dst), 0);
+	ck_assert_int_eq(ipam_pool_add_route(p, &dst, &gw), 0);
+	ck_assert_int_eq(ipam_pool_add_dns_server(p, &dns), 0);
+	ck_assert_int_eq(ipam_pool_set_dns_domain(p, variant == 8 ? "cluster.local2" : "cluster.local"), 0);
+	ck_assert_int_eq(ipam_pool_add_dns_search(p, variant == 9 ? "svc.other" : "svc.cluster.local"), 0);
+	ck_assert_int_eq(ipam_pool_set_vlan(p, variant == 10 ? 11 : 10), 0);
+	ck_assert_int_eq(ipam_pool_set_flags(p, variant == 11 ? 0 : IPAM_POOL_STRICT_GATEWAY), 0);
+	ck_assert_int_eq(ipam_pool_set_index(p, variant == 12 ? IPAM_INDEX_SPARSE : IPAM_INDEX_BITMAP, 0), 0);
+	ck_assert_int_eq(ipam_pool_set_policy(p, variant == 13 ? IPAM_POLICY_RANDOM : IPAM_POLICY_LOWEST), 0);
+	ck_assert_int_eq(ipam_pool_set_quarantine(p, variant == 14 ? 31 : 30, variant == 15 ? 6 : 5, 0), 0);
+	if (variant == 16)
+		ck_assert_int_eq(ipam_pool_add_dns_search(p, "extra"), 0);
+	return p;
+}
+
+static long clone_budget = -1; /* allocations left before failing; -1: no limit */
+
+static void *c_alloc(size_t size, void *ud)
+{
+	(void)ud;
+	if (clone_budget == 0)
+		return NULL;
+	if (clone_budget > 0)
+		clone_budget--;
+	return malloc(size);
+}
+
+static void *c_resize(void *p, size_t o, size_t n, void *ud)
+{
+	(void)o;
+	(void)ud;
+	if (clone_budget == 0)
+		return NULL;
+	if (clone_budget > 0)
+		clone_budget--;
+	return realloc(p, n);
+}
+
+static void c_release(void *p, size_t size, void *ud)
+{
+	(void)size;
+	(void)ud;
+	free(p);
+}
+
+/* What the memory store keeps of a set: a copy equal field by field, and a
+ * comparison that sees any one field changed. */
+START_TEST(clone_and_compare)
+{
+	ipam_pool *p = full_pool(0), *c = NULL;
+	ipam_poolset *s = NULL, *sc = NULL, *s2 = NULL;
+
+	ck_assert_int_eq(ipam__pool_clone(p, &c), 0);
+	ck_assert(ipam__pool_same(p, c));
+	ck_assert_str_eq(ipam_pool_dns_search(c, 0), "svc.cluster.local");
+	ck_assert_ptr_ne(ipam_pool_dns_search(c, 0), ipam_pool_dns_search(p, 0)); /* its own */
+	for (int v = 1; v <= 16; v++) {
+		ipam_pool *o = full_pool(v);
+		ck_assert_msg(!ipam__pool_same(p, o), "variant %d compares equal", v);
+		ipam_pool_free(o);
+	}
+	ipam_pool_free(c);
+	/* Sets: the same pools in the same order. */
+	ck_assert_int_eq(ipam_poolset_new(&s, "net"), 0);
+	ck_assert_int_eq(ipam_poolset_add(s, p), 0);
+	ck_assert_int_eq(ipam_poolset_add(s, P("v6", "fd00::/120")), 0);
+	ck_assert_int_eq(ipam__poolset_clone(s, &sc), 0);
+	ck_assert(ipam__poolset_same(s, sc));
+	ck_assert_int_eq(ipam_poolset_new(&s2, "net"), 0);
+	ck_assert_int_eq(ipam_poolset_add(s2, P("v6", "fd00::/120")), 0);
+	ck_assert_int_eq(ipam_poolset_add(s2, full_pool(0)), 0);
+	ck_assert(!ipam__poolset_same(s, s2)); /* order */
+	ipam_poolset_free(s2);
+	ck_assert_int_eq(ipam_poolset_new(&s2, "net2"), 0);
+	ck_assert_int_eq(ipam_poolset_add(s2, full_pool(0)), 0);
+	ck_assert_int_eq(ipam_poolset_add(s2, P("v6", "fd00::/120")), 0);
+	ck_assert(!ipam__poolset_same(s, s2)); /* name */
+	ipam_poolset_free(s2);
+	ipam_poolset_free(sc);
+	ipam_poolset_free(s);
+}
+END_TEST
+
+/* A copy that runs out of memory at each of its allocations in turn gives
+ * -ENOMEM, no copy, and nothing leaked (ASan). */
+START_TEST(clone_out_of_memory)
+{
+	static const ipam_allocator ca = { c_alloc, c_resize, c_release, NULL };
+	ipam_poolset *s = NULL, *sc;
+	long n;
+	int e = -ENOMEM;
+
+	ck_assert_int_eq(ipam_set_allocator(&ca), 0);
+	ck_assert_int_eq(ipam_poolset_new(&s, "net"), 0);
+	ck_assert_int_eq(ipam_poolset_add(s, full_pool(0)), 0);
+	ck_assert_int_eq(ipam_poolset_add(s, P("v6", "fd00::/120")), 0);
+	for (n = 0; e == -ENOMEM && n < 1000; n++) {
+		sc = (ipam_poolset *)1;
+		clone_budget = n;
+		e = ipam__poolset_clone(s, &sc);
+		clone_budget = -1;
+		if (e == 0) {
+			ck_assert(ipam__poolset_same(s, sc));
+			ipam_poolset_free(sc);
+		} else {
+			ck_assert_int_eq(e, -ENOMEM);
+			ck_assert_ptr_null(sc);
+		}
+	}
+	ck_assert_int_eq(e, 0);
+	ck_assert_int_gt(n, 8); /* set, 2 pools, their vectors and strings */
+	ipam_poolset_free(s);
+	ipam_set_allocator(NULL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("pool");
@@ -357,6 +488,8 @@ int main(void)
 	tcase_add_test(tc, index_choice);
 	tcase_add_test(tc, allocatable_random);
 	tcase_add_test(tc, poolsets);
+	tcase_add_test(tc, clone_and_compare);
+	tcase_add_test(tc, clone_out_of_memory);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
