@@ -9,12 +9,18 @@
 #include <string.h>
 
 #include "lease/view.h"
+#include "pool_internal.h"
 #include "store_internal.h"
 
 static int usable(const ipam_store *st)
 {
 	return st && st->ops && st->ops->version >= 1 && st->ops->version <= IPAM_STORE_VERSION;
 }
+
+/* A store's attach and detach are called one at a time (the store thread
+ * rules, store.h), also when contexts in different threads share the
+ * store: one lock for the process, as both are rare. */
+static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int ipam__store_attach(ipam_store *st, const ipam_poolset *set, ipam_view **view)
 {
@@ -23,7 +29,9 @@ int ipam__store_attach(ipam_store *st, const ipam_poolset *set, ipam_view **view
 	if (!usable(st) || !st->ops->attach)
 		return ipam__fail(-ENOTSUP, "store", NULL, "the store cannot attach pool sets");
 	*view = NULL;
+	pthread_mutex_lock(&attach_lock);
 	r = st->ops->attach(st, set, view);
+	pthread_mutex_unlock(&attach_lock);
 	if (r == 0 && !*view)
 		return ipam__fail(-EIO, "store", st->ops->name, "attach returned no view");
 	return r > 0 ? -EIO : r;
@@ -50,8 +58,11 @@ int ipam__store_commit(ipam_store *st, ipam_view *view, const ipam_txn *txn, uin
 
 void ipam__store_detach(ipam_store *st, ipam_view *view)
 {
-	if (usable(st) && st->ops->detach)
+	if (usable(st) && st->ops->detach) {
+		pthread_mutex_lock(&attach_lock);
 		st->ops->detach(st, view);
+		pthread_mutex_unlock(&attach_lock);
+	}
 }
 
 IPAM_EXPORT ipam_store *ipam_store_free(ipam_store *st)
@@ -62,24 +73,36 @@ IPAM_EXPORT ipam_store *ipam_store_free(ipam_store *st)
 }
 
 /* ---- the memory store ---------------------------------------------------------
- * The view is the whole state. Commits go through ipam_view_commit(): the
- * write lock is held for check-and-apply only. */
+ * The view is the whole state: one per pool set name, kept with the store's
+ * own copy of the set's definition until the store is freed (a context may
+ * go and another come back to the same leases). Contexts that attach a set
+ * of the same name share its view, so they must define it the same way.
+ * Commits go through ipam_view_commit(): the write lock is held for
+ * check-and-apply only. */
 
 #define MEMSTORE_MAX_VIEWS 64
+
+struct memstore_set {
+	ipam_poolset *def; /* the store's copy */
+	ipam_view *view;
+	unsigned users;    /* contexts attached now */
+};
 
 struct memstore {
 	ipam_store base;
 	pthread_mutex_t lock;
-	ipam_view *views[MEMSTORE_MAX_VIEWS];
-	unsigned nviews;
+	struct memstore_set sets[MEMSTORE_MAX_VIEWS];
+	unsigned nsets;
 };
 
 static void mem_destroy(ipam_store *st)
 {
 	struct memstore *m = (struct memstore *)st;
 
-	for (unsigned i = 0; i < m->nviews; i++)
-		ipam_view_free(m->views[i]);
+	for (unsigned i = 0; i < m->nsets; i++) {
+		ipam_view_free(m->sets[i].view);
+		ipam_poolset_free(m->sets[i].def);
+	}
 	pthread_mutex_destroy(&m->lock);
 	ipam__release(m, sizeof(*m));
 }
@@ -87,17 +110,35 @@ static void mem_destroy(ipam_store *st)
 static int mem_attach(ipam_store *st, const ipam_poolset *set, ipam_view **view)
 {
 	struct memstore *m = (struct memstore *)st;
-	int r;
+	const char *name = ipam_poolset_name(set);
+	struct memstore_set *e = NULL;
+	int r = 0;
 
 	pthread_mutex_lock(&m->lock);
-	if (m->nviews == MEMSTORE_MAX_VIEWS) {
-		pthread_mutex_unlock(&m->lock);
-		return ipam__fail(-E2BIG, "store", NULL, "the memory store holds %d pool sets",
-				  MEMSTORE_MAX_VIEWS);
+	for (unsigned i = 0; i < m->nsets && !e; i++)
+		if (strcmp(ipam_poolset_name(m->sets[i].def), name) == 0)
+			e = &m->sets[i];
+	if (e && !ipam__poolset_same(e->def, set)) {
+		r = ipam__fail(-EEXIST, "poolset", name,
+			       "the memory store holds pool set %s with another definition "
+			       "(its pools, in order, must be defined alike)",
+			       name);
+	} else if (!e && m->nsets == MEMSTORE_MAX_VIEWS) {
+		r = ipam__fail(-E2BIG, "store", NULL, "the memory store holds %d pool sets",
+			       MEMSTORE_MAX_VIEWS);
+	} else if (!e) {
+		struct memstore_set n = { NULL, NULL, 0 };
+		if (ipam__poolset_clone(set, &n.def) < 0)
+			r = ipam__fail_code(-ENOMEM);
+		else if ((r = ipam_view_new(&n.view, n.def)) < 0)
+			ipam_poolset_free(n.def);
+		else
+			e = memcpy(&m->sets[m->nsets++], &n, sizeof(n));
 	}
-	r = ipam_view_new(view, set);
-	if (r == 0)
-		m->views[m->nviews++] = *view;
+	if (r == 0) {
+		e->users++;
+		*view = e->view;
+	}
 	pthread_mutex_unlock(&m->lock);
 	return r;
 }
@@ -108,18 +149,15 @@ static int mem_commit(ipam_store *st, ipam_view *view, const ipam_txn *txn, uint
 	return ipam_view_commit(view, txn, rev);
 }
 
+/* A context goes; the leases stay with the store. */
 static void mem_detach(ipam_store *st, ipam_view *view)
 {
 	struct memstore *m = (struct memstore *)st;
 
 	pthread_mutex_lock(&m->lock);
-	for (unsigned i = 0; i < m->nviews; i++) {
-		if (m->views[i] == view) {
-			m->views[i] = m->views[--m->nviews];
-			ipam_view_free(view);
-			break;
-		}
-	}
+	for (unsigned i = 0; i < m->nsets; i++)
+		if (m->sets[i].view == view && m->sets[i].users)
+			m->sets[i].users--;
 	pthread_mutex_unlock(&m->lock);
 }
 

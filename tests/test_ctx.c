@@ -586,6 +586,70 @@ START_TEST(model_detects_fault)
 }
 END_TEST
 
+/* The pools of setup(), defined again (another context's own copy). */
+static void add_net(ipam_ctx *c)
+{
+	fx_add_set(c, "net", fx_pool("v4", "10.0.0.0/29", NULL, "10.0.0.1"),
+		   fx_pool("v6", "fd00::/125", NULL, NULL), NULL);
+}
+
+/* Contexts over one store share its leases: what one commits the other
+ * sees and cannot take; a freed context's leases stay with the store and a
+ * new context finds them. On the memory store, a set of the same name
+ * defined otherwise is refused. */
+START_TEST(contexts_share_the_store)
+{
+	ipam_ctx *c2 = fx_ctx(st, 0), *c3;
+	ipam_lease a[2], b[2], l;
+	ipam_request r;
+	unsigned n = 2;
+
+	add_net(c2);
+	ck_assert_int_eq(alloc2("ns/pod-a", "c1", a), 0);
+	ck_assert_int_eq(ipam_lookup_addr(c2, "net", &a[0].addr, &l), 0);
+	ck_assert_str_eq(l.owner, "ns/pod-a");
+	r = fx_req("net", "ns/pod-b", "c2");
+	ck_assert_int_eq(ipam_allocate(c2, &r, b, &n), 0);
+	ck_assert_int_ne(ipam_addr_cmp(&a[0].addr, &b[0].addr), 0);
+	ck_assert_int_ne(ipam_addr_cmp(&a[1].addr, &b[1].addr), 0);
+	/* Released through the other context. */
+	ck_assert_int_eq(ipam_release_attachment(c2, "net", "c1", 0), 2);
+	ck_assert_int_eq(ipam_lookup_addr(ctx, "net", &a[0].addr, &l), -ENOENT);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 1);
+	/* c2 goes; its lease stays, and a new context finds it. */
+	ipam_ctx_free(c2);
+	ck_assert_int_eq(ipam_lookup_addr(ctx, "net", &b[0].addr, &l), 0);
+	ck_assert_str_eq(l.owner, "ns/pod-b");
+	ipam_ctx_free(ctx);
+	ctx = fx_ctx(st, 0);
+	add_net(ctx);
+	ck_assert_int_eq(ipam_lookup_addr(ctx, "net", &b[0].addr, &l), 0);
+	ck_assert_str_eq(l.owner, "ns/pod-b");
+	ck_assert_uint_eq(fx_used(ctx, "net", "v6"), 1);
+	if (strcmp(st->ops->name, "memory") == 0) {
+		/* Another definition under the same name is refused, and
+		 * refused whole: the context stays usable, the leases stay. */
+		ipam_poolset *other = NULL;
+		c3 = fx_ctx(st, 0);
+		ck_assert_int_eq(ipam_poolset_new(&other, "net"), 0);
+		ck_assert_int_eq(ipam_poolset_add(other, fx_pool("v4", "10.0.0.0/28", NULL, "10.0.0.1")), 0);
+		ck_assert_int_eq(ipam_poolset_add(other, fx_pool("v6", "fd00::/125", NULL, NULL)), 0);
+		ck_assert_int_eq(ipam_ctx_add_poolset(c3, other), -EEXIST);
+		ipam_poolset_free(other);
+		/* The same pools in another order are another definition too:
+		 * records name their pool by its position. */
+		ck_assert_int_eq(ipam_poolset_new(&other, "net"), 0);
+		ck_assert_int_eq(ipam_poolset_add(other, fx_pool("v6", "fd00::/125", NULL, NULL)), 0);
+		ck_assert_int_eq(ipam_poolset_add(other, fx_pool("v4", "10.0.0.0/29", NULL, "10.0.0.1")), 0);
+		ck_assert_int_eq(ipam_ctx_add_poolset(c3, other), -EEXIST);
+		ipam_poolset_free(other);
+		add_net(c3); /* alike: shared */
+		ck_assert_int_eq(ipam_lookup_addr(c3, "net", &b[0].addr, &l), 0);
+		ipam_ctx_free(c3);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ctx");
@@ -606,6 +670,7 @@ int main(void)
 	tcase_add_test(tc, spread_start);
 	tcase_add_test(tc, model_random);
 	tcase_add_test(tc, model_detects_fault);
+	tcase_add_test(tc, contexts_share_the_store);
 	suite_add_tcase(s, tc);
 	printf("store: %s\n", getenv("IPAM_TEST_STORE") ? getenv("IPAM_TEST_STORE") : "memory");
 	return tu_run(s);

@@ -310,6 +310,77 @@ START_TEST(foreach_while_growing)
 }
 END_TEST
 
+/* Threads with a context each over one store (each defines the set
+ * itself): their leases are one state. Every owner gets its own address,
+ * and a context made afterwards finds every lease still held, each
+ * address once. */
+#define CTX_THREADS 4
+#define CTX_OWNERS 50
+
+static void *ctx_worker(void *arg)
+{
+	long id = (long)(intptr_t)arg;
+	ipam_ctx *c = fx_ctx(st, 0);
+	char owner[32];
+	ipam_lease out[1];
+
+	fx_add_set(c, "net", fx_pool("v4", "10.23.0.0/24", NULL, NULL), NULL);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < CTX_OWNERS; i++) {
+			unsigned n = 1;
+			int e, tries = 0;
+			snprintf(owner, sizeof(owner), "ns/t%ld-%d", id, i);
+			ipam_request r = fx_req("net", owner, owner);
+			while ((e = ipam_allocate(c, &r, out, &n)) == -EAGAIN && ++tries < 100)
+				n = 1;
+			if (e != 0 || n != 1)
+				atomic_fetch_add(&failures, 1);
+			/* Every other owner leaves again. */
+			if (round == 1 && i % 2 && ipam_release_attachment(c, "net", owner, 0) != 1)
+				atomic_fetch_add(&failures, 1);
+		}
+	}
+	ipam_ctx_free(c);
+	return NULL;
+}
+
+static int count_cb(void *ud, const ipam_lease *l)
+{
+	unsigned char *seen = ud;
+	uint32_t host = (uint32_t)l->addr.lo & 0xff;
+
+	if ((uint32_t)l->addr.lo >> 8 != 0x0a1700u || seen[host]++)
+		atomic_fetch_add(&failures, 1);
+	return 0;
+}
+
+START_TEST(contexts_in_threads)
+{
+	pthread_t t[CTX_THREADS];
+	unsigned char seen[256] = { 0 };
+	ipam_lease l;
+
+	atomic_store(&failures, 0);
+	st = fx_store();
+	for (long i = 0; i < CTX_THREADS; i++)
+		pthread_create(&t[i], NULL, ctx_worker, (void *)(intptr_t)i);
+	for (int i = 0; i < CTX_THREADS; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_eq(atomic_load(&failures), 0);
+	ctx = fx_ctx(st, 0);
+	fx_add_set(ctx, "net", fx_pool("v4", "10.23.0.0/24", NULL, NULL), NULL);
+	ck_assert_int_eq(ipam_verify(ctx, "net"), 0);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), CTX_THREADS * CTX_OWNERS / 2);
+	ck_assert_int_eq(ipam_foreach_lease(ctx, "net", NULL, count_cb, seen), 0);
+	ck_assert_int_eq(atomic_load(&failures), 0);
+	unsigned n = 1;
+	ck_assert_int_eq(ipam_lookup_owner(ctx, "net", "ns/t3-48", NULL, &l, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ipam_ctx_free(ctx);
+	fx_store_free(st);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("stress");
@@ -319,6 +390,7 @@ int main(void)
 	tcase_add_test(tc, stress_coarse);
 	tcase_add_test(tc, roomy_no_conflicts);
 	tcase_add_test(tc, foreach_while_growing);
+	tcase_add_test(tc, contexts_in_threads);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

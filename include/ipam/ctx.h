@@ -16,6 +16,14 @@
  *
  * A context may be used from many threads at once. Lookups copy records out,
  * so nothing returned points into the library.
+ *
+ * Contexts over one store share its leases: what one commits, another sees
+ * and cannot take, and a context's leases stay in the store when it is
+ * freed. Several contexts over one store may be used, given pool sets and
+ * freed from different threads at once (the library makes the store's
+ * attach and detach calls one at a time). Each context defines a shared
+ * pool set itself; the memory store refuses (-EEXIST) a set whose pools are
+ * defined otherwise than under the same name before.
  */
 
 #include <stddef.h>
@@ -71,7 +79,8 @@ ipam_ctx *ipam_ctx_free(ipam_ctx *ctx);
 
 /* Add a pool set (validated) and attach it to the store, which loads its
  * committed leases. On success the context owns set. -EEXIST if a set of
- * that name is already defined. */
+ * that name is already defined in this context, or (memory store) was
+ * defined with other pools in the store. */
 int ipam_ctx_add_poolset(ipam_ctx *ctx, ipam_poolset *set);
 
 /* The pool set of that name, or NULL. */

@@ -119,6 +119,9 @@ struct ipam_store {
 };
 
 /* The in-memory store: the embedded default. Thread-safe; nothing on disk.
+ * It keeps the leases of each pool set (by name, with its own copy of the
+ * set's definition) until it is freed: contexts attaching the set share
+ * them, and a context attaching it after another was freed finds them.
  * Lookups never wait behind a slow decision: a commit holds the view's
  * write lock only to check preconditions and apply. (A context applies its
  * own change sets to this store without building public ipam_op records;
