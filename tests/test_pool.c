@@ -373,36 +373,6 @@ static ipam_pool *full_pool(int variant)
 	return p;
 }
 
-static long clone_budget = -1; /* allocations left before failing; -1: no limit */
-
-static void *c_alloc(size_t size, void *ud)
-{
-	(void)ud;
-	if (clone_budget == 0)
-		return NULL;
-	if (clone_budget > 0)
-		clone_budget--;
-	return malloc(size);
-}
-
-static void *c_resize(void *p, size_t o, size_t n, void *ud)
-{
-	(void)o;
-	(void)ud;
-	if (clone_budget == 0)
-		return NULL;
-	if (clone_budget > 0)
-		clone_budget--;
-	return realloc(p, n);
-}
-
-static void c_release(void *p, size_t size, void *ud)
-{
-	(void)size;
-	(void)ud;
-	free(p);
-}
-
 /* What the memory store keeps of a set: a copy equal field by field, and a
  * comparison that sees any one field changed. */
 START_TEST(clone_and_compare)
@@ -445,7 +415,7 @@ END_TEST
  * -ENOMEM, no copy, and nothing leaked (ASan). */
 START_TEST(clone_out_of_memory)
 {
-	static const ipam_allocator ca = { c_alloc, c_resize, c_release, NULL };
+	static const ipam_allocator ca = TU_FAILING_ALLOCATOR;
 	ipam_poolset *s = NULL, *sc;
 	long n;
 	int e = -ENOMEM;
@@ -456,9 +426,9 @@ START_TEST(clone_out_of_memory)
 	ck_assert_int_eq(ipam_poolset_add(s, P("v6", "fd00::/120")), 0);
 	for (n = 0; e == -ENOMEM && n < 1000; n++) {
 		sc = (ipam_poolset *)1;
-		clone_budget = n;
+		*tu_budget() = n;
 		e = ipam__poolset_clone(s, &sc);
-		clone_budget = -1;
+		*tu_budget() = -1;
 		if (e == 0) {
 			ck_assert(ipam__poolset_same(s, sc));
 			ipam_poolset_free(sc);

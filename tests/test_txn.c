@@ -272,36 +272,6 @@ END_TEST
 
 /* ---- out of memory ---------------------------------------------------------------- */
 
-static long budget = -1;
-
-static void *f_alloc(size_t size, void *ud)
-{
-	(void)ud;
-	if (budget == 0)
-		return NULL;
-	if (budget > 0)
-		budget--;
-	return malloc(size);
-}
-
-static void *f_resize(void *p, size_t o, size_t n, void *ud)
-{
-	(void)ud;
-	(void)o;
-	if (budget == 0)
-		return NULL;
-	if (budget > 0)
-		budget--;
-	return realloc(p, n);
-}
-
-static void f_release(void *p, size_t size, void *ud)
-{
-	(void)ud;
-	(void)size;
-	free(p);
-}
-
 /* One cycle: allocate two owners, rebind one, quarantine-release, reserve,
  * release all. Returns 0 or the first error; state is checked by caller. */
 static int cycle(ipam_ctx *c)
@@ -334,7 +304,7 @@ static int cycle(ipam_ctx *c)
 
 START_TEST(oom_sweep)
 {
-	static const ipam_allocator fa = { f_alloc, f_resize, f_release, NULL };
+	static const ipam_allocator fa = TU_FAILING_ALLOCATOR;
 	long n;
 	int e = -ENOMEM;
 	for (n = 0; n < 20000 && e == -ENOMEM; n++) {
@@ -342,7 +312,7 @@ START_TEST(oom_sweep)
 		ipam_ctx *c = NULL;
 		ipam_pool *p4 = NULL;
 		ck_assert_int_eq(ipam_set_allocator(&fa), 0);
-		budget = -1;
+		*tu_budget() = -1;
 		ck_assert_int_eq(ipam_store_memory_new(&st), 0);
 		ctx = NULL;
 		c = fx_ctx(st, 0);
@@ -353,9 +323,9 @@ START_TEST(oom_sweep)
 		ck_assert_int_eq(ipam_poolset_add(set, p4), 0);
 		ck_assert_int_eq(ipam_poolset_add(set, fx_pool("v6", "fd00::/64", NULL, NULL)), 0);
 		ck_assert_int_eq(ipam_ctx_add_poolset(c, set), 0);
-		budget = n; /* fail the n-th allocation from here on */
+		*tu_budget() = n; /* fail the n-th allocation from here on */
 		e = cycle(c);
-		budget = -1;
+		*tu_budget() = -1;
 		ck_assert_msg(e == 0 || e == -ENOMEM, "N=%ld: %s", n, ipam_strerror(e));
 		ck_assert_msg(ipam_verify(c, "net") == 0, "N=%ld: %s", n, ipam_last_error_message());
 		/* Whatever failed, everything can be cleaned up afterwards. */

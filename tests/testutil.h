@@ -39,6 +39,47 @@ static inline uint64_t tu_seed(const char *what)
 	return seed;
 }
 
+/* An allocator for out-of-memory sweeps: set *tu_budget() to n and the
+ * n-th allocation or resize from then on fails (-1: none fails). Install
+ * with ipam_set_allocator(&tu_failing_allocator). */
+static inline long *tu_budget(void)
+{
+	static long budget = -1;
+	return &budget;
+}
+
+static inline void *tu_fail_alloc(size_t size, void *ud)
+{
+	long *b = tu_budget();
+	(void)ud;
+	if (*b == 0)
+		return NULL;
+	if (*b > 0)
+		(*b)--;
+	return malloc(size);
+}
+
+static inline void *tu_fail_resize(void *p, size_t o, size_t n, void *ud)
+{
+	long *b = tu_budget();
+	(void)ud;
+	(void)o;
+	if (*b == 0)
+		return NULL;
+	if (*b > 0)
+		(*b)--;
+	return realloc(p, n);
+}
+
+static inline void tu_fail_release(void *p, size_t size, void *ud)
+{
+	(void)ud;
+	(void)size;
+	free(p);
+}
+
+#define TU_FAILING_ALLOCATOR { tu_fail_alloc, tu_fail_resize, tu_fail_release, NULL }
+
 /* IPAM_TEST_QUICK shortens loops (sanitizer builds), never to nothing. */
 static inline long tu_scale(long n)
 {
