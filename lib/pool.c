@@ -184,18 +184,15 @@ int ipam__pool_clone(const ipam_pool *p, ipam_pool **out)
 	*out = NULL;
 	if (!c)
 		return -ENOMEM;
-	memcpy(c->name, p->name, sizeof(c->name));
-	c->subnet = p->subnet;
-	c->gateway = p->gateway;
-	c->default_range = p->default_range;
-	c->vlan = p->vlan;
-	c->flags = p->flags;
-	c->index_kind = p->index_kind;
-	c->bitmap_max = p->bitmap_max;
-	c->policy = p->policy;
-	c->quarantine_seconds = p->quarantine_seconds;
-	c->quarantine_allocations = p->quarantine_allocations;
-	c->quarantine_flags = p->quarantine_flags;
+	/* The fixed fields; what p owns through pointers is made again (and
+	 * is nothing in c until then: a failure frees only c's own). */
+	*c = *p;
+	memset(&c->ranges, 0, sizeof(c->ranges));
+	memset(&c->excludes, 0, sizeof(c->excludes));
+	memset(&c->routes, 0, sizeof(c->routes));
+	memset(&c->dns, 0, sizeof(c->dns));
+	memset(&c->search, 0, sizeof(c->search));
+	c->dns_domain = NULL;
 	if (vec_copy(&c->ranges, &p->ranges, sizeof(ipam_range)) < 0 ||
 	    vec_copy(&c->excludes, &p->excludes, sizeof(ipam_range)) < 0 ||
 	    vec_copy(&c->routes, &p->routes, sizeof(struct ipam__route)) < 0 ||
