@@ -85,6 +85,17 @@ IPAM_EXPORT ipam_ctx *ipam_ctx_free(ipam_ctx *ctx)
 	return NULL;
 }
 
+/* 1 once anything was committed to the view. */
+static int view_committed(ipam_view *view)
+{
+	uint64_t rev;
+
+	ipam__view_rdlock(view);
+	rev = ipam_view_revision(view);
+	ipam__view_rdunlock(view);
+	return rev != 0;
+}
+
 IPAM_EXPORT int ipam_ctx_add_poolset(ipam_ctx *ctx, ipam_poolset *set)
 {
 	ipam_view *view = NULL;
@@ -108,8 +119,11 @@ IPAM_EXPORT int ipam_ctx_add_poolset(ipam_ctx *ctx, ipam_poolset *set)
 		return ipam__fail(-E2BIG, "poolset", NULL, "at most %d pool sets", IPAM__CTX_MAX_SETS);
 	}
 	r = ipam__store_attach(ctx->store, set, &view);
-	if (r == 0 && ctx->opt.spread) {
-		/* A per-client starting point, drawn from this context's seed. */
+	if (r == 0 && ctx->opt.spread && (!ipam__store_direct(ctx->store) || !view_committed(view))) {
+		/* A per-client starting point, drawn from this context's seed.
+		 * On the memory store only while nothing is committed: its
+		 * contexts share the view and its cursor, and a later
+		 * context's spread would move the others'. */
 		for (unsigned i = 0; i < view->npools; i++) {
 			struct ipam__pool_state *ps = &view->pools[i];
 			struct ipam__index_counts c;

@@ -714,6 +714,8 @@ static int decide_reserve(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 				"is not an allocatable address of any pool in the set");
 	/* (An allocatable address of the pool: one its index holds.) */
 	pi = ipam__view_pool_index(v, ipam_pool_name(pool));
+	if (pi < 0)
+		return fmt_fail(-ENOENT, "address", a->addr, "its pool is not in the store's set");
 	at = ipam__view_find_addr(v, (unsigned)pi, ipam__addr_value(a->addr));
 	if (a->unreserve) {
 		if (!at || at->state != IPAM_LEASE_RESERVED)

@@ -231,38 +231,16 @@ static int ranges_same(const struct ipam__vec *a, const struct ipam__vec *b)
 	return 1;
 }
 
-static int str_same(const char *a, const char *b)
-{
-	return a == b || (a && b && strcmp(a, b) == 0);
-}
-
 int ipam__pool_same(const ipam_pool *a, const ipam_pool *b)
 {
-	if (strcmp(a->name, b->name) != 0 || !addr_same(&a->subnet.addr, &b->subnet.addr) ||
-	    a->subnet.len != b->subnet.len || !addr_same(&a->gateway, &b->gateway) ||
-	    a->vlan != b->vlan || a->flags != b->flags || a->index_kind != b->index_kind ||
-	    a->bitmap_max != b->bitmap_max || a->policy != b->policy ||
-	    a->quarantine_seconds != b->quarantine_seconds ||
-	    a->quarantine_allocations != b->quarantine_allocations ||
-	    a->quarantine_flags != b->quarantine_flags || !ranges_same(&a->ranges, &b->ranges) ||
-	    !ranges_same(&a->excludes, &b->excludes) || a->routes.count != b->routes.count ||
-	    a->dns.count != b->dns.count || a->search.count != b->search.count ||
-	    !str_same(a->dns_domain, b->dns_domain))
-		return 0;
-	for (unsigned i = 0; i < a->routes.count; i++) {
-		const struct ipam__route *x = &VEC_AT(a->routes, struct ipam__route, i),
-					 *y = &VEC_AT(b->routes, struct ipam__route, i);
-		if (!addr_same(&x->dst.addr, &y->dst.addr) || x->dst.len != y->dst.len ||
-		    !addr_same(&x->gw, &y->gw))
-			return 0;
-	}
-	for (unsigned i = 0; i < a->dns.count; i++)
-		if (!addr_same(&VEC_AT(a->dns, ipam_addr, i), &VEC_AT(b->dns, ipam_addr, i)))
-			return 0;
-	for (unsigned i = 0; i < a->search.count; i++)
-		if (!str_same(VEC_AT(a->search, char *, i), VEC_AT(b->search, char *, i)))
-			return 0;
-	return 1;
+	return strcmp(a->name, b->name) == 0 && addr_same(&a->subnet.addr, &b->subnet.addr) &&
+	       a->subnet.len == b->subnet.len && addr_same(&a->gateway, &b->gateway) &&
+	       a->flags == b->flags && a->index_kind == b->index_kind &&
+	       a->bitmap_max == b->bitmap_max && a->policy == b->policy &&
+	       a->quarantine_seconds == b->quarantine_seconds &&
+	       a->quarantine_allocations == b->quarantine_allocations &&
+	       a->quarantine_flags == b->quarantine_flags && ranges_same(&a->ranges, &b->ranges) &&
+	       ranges_same(&a->excludes, &b->excludes);
 }
 
 /* ---- setters ---------------------------------------------------------------------- */

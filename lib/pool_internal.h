@@ -22,6 +22,8 @@ struct ipam__route {
 	ipam_addr gw; /* family 0: none */
 };
 
+/* A field owned through a pointer must be made again in ipam__pool_clone(),
+ * which copies the struct whole first. */
 struct ipam_pool {
 	char name[IPAM_NAME_MAX + 1];
 	ipam_prefix subnet;
@@ -54,8 +56,10 @@ int ipam__pool_allocatable(const ipam_pool *p, ipam_range **out, size_t *n);
 /* A deep copy of a pool, or of a set and its pools: 0 or -ENOMEM. */
 int ipam__pool_clone(const ipam_pool *p, ipam_pool **out);
 int ipam__poolset_clone(const ipam_poolset *s, ipam_poolset **out);
-/* 1 if two pools (two sets: the same pools in the same order) have the
- * same definition, every field compared. */
+/* 1 if two pools (two sets: the same pools in the same order) hand out
+ * addresses alike: name, subnet, gateway, ranges, exclusions, flags, index,
+ * policy and quarantine compared; routes, DNS and VLAN, which no lease
+ * depends on, are not. */
 int ipam__pool_same(const ipam_pool *a, const ipam_pool *b);
 int ipam__poolset_same(const ipam_poolset *a, const ipam_poolset *b);
 

@@ -17,11 +17,6 @@ static int usable(const ipam_store *st)
 	return st && st->ops && st->ops->version >= 1 && st->ops->version <= IPAM_STORE_VERSION;
 }
 
-/* A store's attach and detach are called one at a time (the store thread
- * rules, store.h), also when contexts in different threads share the
- * store: one lock for the process, as both are rare. */
-static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
-
 int ipam__store_attach(ipam_store *st, const ipam_poolset *set, ipam_view **view)
 {
 	int r;
@@ -29,9 +24,7 @@ int ipam__store_attach(ipam_store *st, const ipam_poolset *set, ipam_view **view
 	if (!usable(st) || !st->ops->attach)
 		return ipam__fail(-ENOTSUP, "store", NULL, "the store cannot attach pool sets");
 	*view = NULL;
-	pthread_mutex_lock(&attach_lock);
 	r = st->ops->attach(st, set, view);
-	pthread_mutex_unlock(&attach_lock);
 	if (r == 0 && !*view)
 		return ipam__fail(-EIO, "store", st->ops->name, "attach returned no view");
 	return r > 0 ? -EIO : r;
@@ -58,11 +51,8 @@ int ipam__store_commit(ipam_store *st, ipam_view *view, const ipam_txn *txn, uin
 
 void ipam__store_detach(ipam_store *st, ipam_view *view)
 {
-	if (usable(st) && st->ops->detach) {
-		pthread_mutex_lock(&attach_lock);
+	if (usable(st) && st->ops->detach)
 		st->ops->detach(st, view);
-		pthread_mutex_unlock(&attach_lock);
-	}
 }
 
 IPAM_EXPORT ipam_store *ipam_store_free(ipam_store *st)
@@ -85,7 +75,6 @@ IPAM_EXPORT ipam_store *ipam_store_free(ipam_store *st)
 struct memstore_set {
 	ipam_poolset *def; /* the store's copy */
 	ipam_view *view;
-	unsigned users;    /* contexts attached now */
 };
 
 struct memstore {
@@ -120,14 +109,16 @@ static int mem_attach(ipam_store *st, const ipam_poolset *set, ipam_view **view)
 			e = &m->sets[i];
 	if (e && !ipam__poolset_same(e->def, set)) {
 		r = ipam__fail(-EEXIST, "poolset", name,
-			       "the memory store holds pool set %s with another definition "
-			       "(its pools, in order, must be defined alike)",
+			       "the memory store holds pool set %s with other pools (the same "
+			       "pools in the same order, with the same ranges, exclusions, "
+			       "gateway, index, policy and quarantine, are needed to share its "
+			       "leases)",
 			       name);
 	} else if (!e && m->nsets == MEMSTORE_MAX_VIEWS) {
 		r = ipam__fail(-E2BIG, "store", NULL, "the memory store holds %d pool sets",
 			       MEMSTORE_MAX_VIEWS);
 	} else if (!e) {
-		struct memstore_set n = { NULL, NULL, 0 };
+		struct memstore_set n = { NULL, NULL };
 		if (ipam__poolset_clone(set, &n.def) < 0)
 			r = ipam__fail_code(-ENOMEM);
 		else if ((r = ipam_view_new(&n.view, n.def)) < 0)
@@ -135,10 +126,8 @@ static int mem_attach(ipam_store *st, const ipam_poolset *set, ipam_view **view)
 		else
 			e = memcpy(&m->sets[m->nsets++], &n, sizeof(n));
 	}
-	if (r == 0) {
-		e->users++;
+	if (r == 0)
 		*view = e->view;
-	}
 	pthread_mutex_unlock(&m->lock);
 	return r;
 }
@@ -149,16 +138,11 @@ static int mem_commit(ipam_store *st, ipam_view *view, const ipam_txn *txn, uint
 	return ipam_view_commit(view, txn, rev);
 }
 
-/* A context goes; the leases stay with the store. */
+/* A context goes; the view and its leases stay with the store. */
 static void mem_detach(ipam_store *st, ipam_view *view)
 {
-	struct memstore *m = (struct memstore *)st;
-
-	pthread_mutex_lock(&m->lock);
-	for (unsigned i = 0; i < m->nsets; i++)
-		if (m->sets[i].view == view && m->sets[i].users)
-			m->sets[i].users--;
-	pthread_mutex_unlock(&m->lock);
+	(void)st;
+	(void)view;
 }
 
 static const ipam_store_ops memstore_ops;

@@ -596,7 +596,7 @@ static void add_net(ipam_ctx *c)
 /* Contexts over one store share its leases: what one commits the other
  * sees and cannot take; a freed context's leases stay with the store and a
  * new context finds them. On the memory store, a set of the same name
- * defined otherwise is refused. */
+ * whose pools hand out addresses otherwise is refused. */
 START_TEST(contexts_share_the_store)
 {
 	ipam_ctx *c2 = fx_ctx(st, 0), *c3;
@@ -644,6 +644,16 @@ START_TEST(contexts_share_the_store)
 		ck_assert_int_eq(ipam_ctx_add_poolset(c3, other), -EEXIST);
 		ipam_poolset_free(other);
 		add_net(c3); /* alike: shared */
+		ck_assert_int_eq(ipam_lookup_addr(c3, "net", &b[0].addr, &l), 0);
+		ipam_ctx_free(c3);
+		/* Routes, DNS and VLAN are no lease's business: they may
+		 * differ (a daemon reloading its configuration). */
+		ipam_pool *v4 = fx_pool("v4", "10.0.0.0/29", NULL, "10.0.0.1");
+		ipam_addr dns = fx_addr("10.0.0.53");
+		ck_assert_int_eq(ipam_pool_add_dns_server(v4, &dns), 0);
+		ck_assert_int_eq(ipam_pool_set_vlan(v4, 7), 0);
+		c3 = fx_ctx(st, 0);
+		fx_add_set(c3, "net", v4, fx_pool("v6", "fd00::/125", NULL, NULL), NULL);
 		ck_assert_int_eq(ipam_lookup_addr(c3, "net", &b[0].addr, &l), 0);
 		ipam_ctx_free(c3);
 	}

@@ -20,10 +20,10 @@
  * Contexts over one store share its leases: what one commits, another sees
  * and cannot take, and a context's leases stay in the store when it is
  * freed. Several contexts over one store may be used, given pool sets and
- * freed from different threads at once (the library makes the store's
- * attach and detach calls one at a time). Each context defines a shared
- * pool set itself; the memory store refuses (-EEXIST) a set whose pools are
- * defined otherwise than under the same name before.
+ * freed from different threads at once. Each context defines a shared pool
+ * set itself; the memory store refuses (-EEXIST) a set whose pools hand out
+ * addresses otherwise than those defined under the same name before
+ * (routes, DNS and VLAN may differ).
  */
 
 #include <stddef.h>
@@ -64,7 +64,9 @@ typedef struct ipam_ctx_options {
 	 * set is added, instead of at the first address: many clients of one
 	 * shared store (processes or nodes on etcd) then decide in different
 	 * parts of a pool and rarely meet. Off by default, so a fresh
-	 * process allocates in order, as host-local does. */
+	 * process allocates in order, as host-local does. On the memory
+	 * store, whose contexts share one cursor per pool, only while the
+	 * set has no commit yet. */
 	int spread;
 } ipam_ctx_options;
 

@@ -23,10 +23,11 @@
  * means "not supported" (-ENOTSUP). Every call into a store goes through one
  * internal module of the library that checks this.
  *
- * Thread rules: attach, detach and destroy are called by one thread at a
- * time. refresh and commit may be called from many threads at once, for the
- * same or different views; the store serialises what it must. A store never
- * calls back into an ipam_ctx.
+ * Thread rules: attach, detach, refresh and commit may be called from many
+ * threads at once (contexts in different threads may share a store), for
+ * the same or different views; the store serialises what it must. destroy
+ * is called once, when no context uses the store. A store never calls back
+ * into an ipam_ctx.
  */
 
 #include <stdint.h>
@@ -108,7 +109,10 @@ typedef struct ipam_store_ops {
 	 * the new revision, -EAGAIN on a failed precondition (nothing changed),
 	 * or another negative code (nothing changed). */
 	int (*commit)(ipam_store *st, ipam_view *view, const ipam_txn *txn, uint64_t *rev);
-	/* Forget a set attached earlier (its view is freed). */
+	/* A context is done with a view it attached. The store frees the view
+	 * when it sees fit (the memory store keeps it, and its leases, until
+	 * it is destroyed); another attach of the set may return the same
+	 * view. */
 	void (*detach)(ipam_store *st, ipam_view *view);
 } ipam_store_ops;
 
