@@ -102,6 +102,13 @@ static void list_del(ipam_view *v, struct ipam__rec *b)
 		h->nonempty[size / 64] &= ~(1ull << (size % 64));
 }
 
+/* A free block's size, in its header and in its last four bytes. */
+static void fb_set_size(struct ipam__rec *b, uint32_t size)
+{
+	b->addr_lo = size;
+	memcpy((char *)b + (size_t)size * 8 - 4, &size, 4);
+}
+
 /* Make [id, id + size) one free block and list it; the end bit of its last
  * unit is the caller's. */
 static void fb_make(ipam_view *v, ipam__rid id, uint32_t size)
@@ -109,9 +116,8 @@ static void fb_make(ipam_view *v, ipam__rid id, uint32_t size)
 	struct ipam__rec *b = ipam__rec_block(v, id);
 
 	b->self = id;
-	b->addr_lo = size;
 	b->state = FREE_STATE;
-	memcpy((char *)b + (size_t)size * 8 - 4, &size, 4);
+	fb_set_size(b, size);
 	list_add(v, b, id, size);
 }
 
@@ -141,8 +147,7 @@ static void fb_move(ipam_view *v, struct ipam__rec *b, ipam__rid id, uint32_t si
 		nb->self = id;
 		nb->state = FREE_STATE;
 	}
-	nb->addr_lo = size;
-	memcpy((char *)nb + (size_t)size * 8 - 4, &size, 4);
+	fb_set_size(nb, size);
 }
 
 static int chunk_whole(ipam__rid id, uint32_t size)
@@ -282,6 +287,9 @@ static ipam__rid pick(const ipam_view *v, unsigned units)
 
 	if (h->free_head[units]) /* churn of records of one size */
 		return h->free_head[units];
+	/* (No list at all, the usual case while records of one size churn
+	 * next to a chunk's free rest: skip the scan, about 20 instructions
+	 * of an allocate+release in bench-ctx.) */
 	c = h->nonempty[0] | h->nonempty[1] | h->nonempty[2] | h->nonempty[3]
 		    ? class_from(h, units)
 		    : 0;

@@ -401,9 +401,7 @@ int ipam__view_commit_dops(ipam_view *v, const struct ipam__dop *ops, unsigned n
 				r = -EAGAIN;
 	}
 	if (r == 0)
-		r = dops_apply(v, ops, nops, now_ms, v->revision + 1);
-	if (r == 0)
-		*rev = v->revision;
+		r = ipam__view_apply_dops(v, ops, nops, now_ms, rev);
 	ipam_view_unlock(v);
 	return r;
 }
