@@ -147,9 +147,21 @@ static int is_bound(const ipam_lease *l)
 static int apply_one(ipam_view *v, unsigned pool, ipam_op_kind kind, const ipam_lease *l,
 		     uint64_t rev)
 {
+	const ipam_pool *p = ipam_poolset_pool(ipam_view_poolset(v), pool);
+	uint32_t qs = 0, qa = 0;
 	ipam_op op;
 	ipam_txn txn;
 
+	/* A wait before reuse that the pool, defined anew, no longer keeps
+	 * (no quarantine, or an address it no longer hands out) is dropped:
+	 * the address is free, as the file and memory stores load it. */
+	if (kind == IPAM_OP_PUT && l->state == IPAM_LEASE_QUARANTINED && p) {
+		ipam_pool_quarantine(p, &qs, &qa, NULL);
+		if (ipam_pool_is_allocatable(p, &l->addr) != 1)
+			return 0;
+		if (!qs && !qa)
+			kind = IPAM_OP_DELETE;
+	}
 	memset(&op, 0, sizeof(op));
 	op.kind = kind;
 	op.pool = pool;
@@ -234,10 +246,11 @@ static int collect(struct ipam_etcd__store *es, struct ipam_etcd__set *s,
 			return ipam_etcd__fail(-EBADMSG, "etcd key", kv->key,
 					       "not a %s key of this layout", es->coarse ? "pool" : "block");
 		pi = pool_index(s->set, pool);
-		if (pi < 0)
-			return ipam_etcd__fail(-EINVAL, "etcd key", kv->key,
-					       "etcd has leases in pool %s, which the pool set no longer defines",
-					       pool);
+		if (pi < 0) { /* a pool gone: fine while nothing is held there */
+			if ((r = ipam_etcd__block_gone(kv->key, pool, kv->value, kv->vlen)) < 0)
+				return r;
+			continue;
+		}
 		e = ipam_etcd__cache_find(s, (unsigned)pi, idx);
 		if (e && e->mod_rev >= kv->mod_rev)
 			continue; /* our own commit, already applied */

@@ -326,6 +326,8 @@ static int get_int(const struct dec *d, json_t *o, const char *name, int64_t *ds
 	return 0;
 }
 
+/* One lease of a block value into l: 0, 1 for a wait to drop (see the end),
+ * or a negative code with a message. */
 static int decode_lease(const struct dec *d, json_t *o, const ipam_pool *p, ipam_lease *l,
 			int64_t mod_rev)
 {
@@ -340,8 +342,6 @@ static int decode_lease(const struct dec *d, json_t *o, const ipam_pool *p, ipam
 	snprintf(l->pool, sizeof(l->pool), "%s", ipam_pool_name(p));
 	if (!addr || ipam_addr_parse(addr, &l->addr) < 0)
 		return bad(d, "missing or malformed \"addr\"");
-	if (!ipam_pool_is_allocatable(p, &l->addr))
-		return bad(d, "the address is not allocatable in its pool");
 	l->state = 0;
 	for (int s = IPAM_LEASE_BOUND; state && s <= IPAM_LEASE_SUSPECT; s++)
 		if (strcmp(state, ipam_lease_state_name((ipam_lease_state)s)) == 0)
@@ -381,6 +381,15 @@ static int decode_lease(const struct dec *d, json_t *o, const ipam_pool *p, ipam
 		memcpy(l->attrs[i].value, v, strlen(v) + 1);
 		l->nattrs++;
 	}
+	if (ipam_pool_is_allocatable(p, &l->addr) != 1) {
+		/* A wait before reuse at an address the pool (defined anew)
+		 * no longer hands out is dropped; a lease there is an error. */
+		if (l->state == IPAM_LEASE_QUARANTINED)
+			return 1;
+		return ipam_etcd__fail(-EBADMSG, "etcd key", d->key,
+				       "lease %u: the lease of %s at %s is not allocatable in pool %s",
+				       d->i, l->owner, addr, ipam_pool_name(p));
+	}
 	return 0;
 }
 
@@ -415,6 +424,10 @@ int ipam_etcd__block_decode(const ipam_pool *p, unsigned shift, ipam_u128 idx, c
 		ipam_u128 at;
 		d.i = (unsigned)i;
 		r = decode_lease(&d, json_array_get(leases, i), p, l, mod_rev);
+		if (r == 1) { /* dropped */
+			r = 0;
+			continue;
+		}
 		if (r)
 			break;
 		at = ipam_etcd__block_index(p, &l->addr, shift);
@@ -429,5 +442,37 @@ int ipam_etcd__block_decode(const ipam_pool *p, unsigned shift, ipam_u128 idx, c
 	json_decref(doc);
 	if (r)
 		ipam_etcd__block_fini(out);
+	return r;
+}
+
+int ipam_etcd__block_gone(const char *key, const char *pool, const char *val, size_t len)
+{
+	json_error_t err;
+	json_t *doc, *leases;
+	int r = 0;
+
+	if (len == 0)
+		return 0;
+	doc = json_loadb(val, len, JSON_REJECT_DUPLICATES, &err);
+	if (!doc)
+		return ipam_etcd__fail(-EBADMSG, "etcd key", key, "not JSON: %s", err.text);
+	leases = json_object_get(doc, "leases");
+	if (json_integer_value(json_object_get(doc, "v")) != FORMAT_VERSION || !json_is_array(leases))
+		r = ipam_etcd__fail(-EBADMSG, "etcd key", key,
+				    "not a version %d block value ({\"v\":1,\"leases\":[...]})",
+				    FORMAT_VERSION);
+	for (size_t i = 0; r == 0 && i < json_array_size(leases); i++) {
+		json_t *o = json_array_get(leases, i);
+		const char *state = json_string_value(json_object_get(o, "state"));
+		const char *owner = json_string_value(json_object_get(o, "owner"));
+		const char *addr = json_string_value(json_object_get(o, "addr"));
+		if (state && strcmp(state, ipam_lease_state_name(IPAM_LEASE_QUARANTINED)) == 0)
+			continue;
+		r = ipam_etcd__fail(-EINVAL, "etcd key", key,
+				    "etcd has a lease of %.64s at %.64s in pool %s, which the pool set "
+				    "no longer defines",
+				    owner ? owner : "?", addr ? addr : "?", pool);
+	}
+	json_decref(doc);
 	return r;
 }

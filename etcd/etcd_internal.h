@@ -117,6 +117,10 @@ void ipam_etcd__block_fini(struct ipam_etcd__block *b);
  * -EBADMSG naming key, -ENOMEM. An empty value is an empty block. */
 int ipam_etcd__block_decode(const ipam_pool *p, unsigned shift, ipam_u128 idx, const char *key,
 			    const char *val, size_t len, int64_t mod_rev, struct ipam_etcd__block *out);
+/* A block value of a pool the set no longer defines: 0 if it holds no
+ * lease but quarantined ones (waits the set dropped with the pool), else
+ * -EINVAL naming the first lease, or -EBADMSG. */
+int ipam_etcd__block_gone(const char *key, const char *pool, const char *val, size_t len);
 /* Encode; a lease with generation 0 is written without one (it takes the
  * revision of the commit that writes the value). malloc'ed text or NULL. */
 char *ipam_etcd__block_encode(const struct ipam_etcd__block *b);

@@ -53,6 +53,9 @@ struct ipam_pool {
  */
 int ipam__pool_allocatable(const ipam_pool *p, ipam_range **out, size_t *n);
 
+/* Pools a set holds at most. */
+#define IPAM__POOLSET_MAX_POOLS 64
+
 /* A deep copy of a pool, or of a set and its pools: 0 or -ENOMEM. */
 int ipam__pool_clone(const ipam_pool *p, ipam_pool **out);
 int ipam__poolset_clone(const ipam_poolset *s, ipam_poolset **out);

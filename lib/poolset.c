@@ -8,7 +8,7 @@
 
 #include "pool_internal.h"
 
-#define POOLSET_MAX_POOLS 64
+#define POOLSET_MAX_POOLS IPAM__POOLSET_MAX_POOLS
 
 struct ipam_poolset {
 	char name[IPAM_NAME_MAX + 1];

@@ -6,6 +6,7 @@
  * Also the memory store, the embedded default.
  */
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lease/view.h"
@@ -66,15 +67,18 @@ IPAM_EXPORT ipam_store *ipam_store_free(ipam_store *st)
  * The view is the whole state: one per pool set name, kept with the store's
  * own copy of the set's definition until the store is freed (a context may
  * go and another come back to the same leases). Contexts that attach a set
- * of the same name share its view, so they must define it the same way.
- * Commits go through ipam_view_commit(): the write lock is held for
- * check-and-apply only. */
+ * of the same name share its view, so they must define it the same way;
+ * once no context holds it, a set may come back defined otherwise, and its
+ * records move to a view of the new definition (mem_redefine()). Commits
+ * go through ipam_view_commit(): the write lock is held for check-and-apply
+ * only. */
 
 #define MEMSTORE_MAX_VIEWS 64
 
 struct memstore_set {
 	ipam_poolset *def; /* the store's copy */
 	ipam_view *view;
+	unsigned users; /* contexts attached (under the store's lock) */
 };
 
 struct memstore {
@@ -96,6 +100,157 @@ static void mem_destroy(ipam_store *st)
 	ipam__release(m, sizeof(*m));
 }
 
+/* The records of ov that do not fit nv stop a redefinition, except
+ * quarantined ones (a wait before reuse, not a lease), which are dropped. */
+static int misfit(const ipam_view *ov, const ipam_view *nv, const struct ipam__rec *x, int j,
+		  const ipam_lease *l, const char *set)
+{
+	const char *pn = ipam_pool_name(ov->pools[x->pool].pool);
+	char a[IPAM_ADDR_STRLEN];
+	ipam__u128 ord;
+
+	if (j >= 0 && l->addr.family == ipam_pool_family(nv->pools[j].pool) &&
+	    ipam__index_ordinal(nv->pools[j].idx, &l->addr, &ord) == 0 &&
+	    (x->state != IPAM_LEASE_QUARANTINED || nv->pools[j].quarantine))
+		return 0;
+	if (x->state == IPAM_LEASE_QUARANTINED)
+		return 1;
+	ipam_addr_format(&l->addr, a, sizeof(a));
+	if (j < 0)
+		return ipam__fail(-EINVAL, "poolset", set,
+				  "pool set %s cannot be redefined: the memory store holds a lease of "
+				  "%s at %s in pool %s, which the new definition lacks",
+				  set, l->owner, a, pn);
+	return ipam__fail(-EINVAL, "poolset", set,
+			  "pool set %s cannot be redefined: the memory store holds a lease of %s "
+			  "at %s, which pool %s no longer hands out",
+			  set, l->owner, a, pn);
+}
+
+/* Quarantined records go in last, oldest release first: the quarantine is
+ * a queue in release order. */
+struct qrec {
+	int64_t updated;
+	const struct ipam__rec *x;
+};
+
+static int qrec_cmp(const void *a, const void *b)
+{
+	const struct qrec *p = a, *q = b;
+	return (p->updated > q->updated) - (p->updated < q->updated);
+}
+
+static int carry(ipam_view *nv, const ipam_view *ov, const struct ipam__rec *x, int j, ipam_op *op)
+{
+	ipam_txn txn;
+
+	op->kind = IPAM_OP_PUT;
+	op->pool = (unsigned)j;
+	op->flags = IPAM_OP_F_KEEP_GENERATION;
+	memset(&txn, 0, sizeof(txn));
+	txn.ops = op;
+	txn.nops = 1;
+	txn.now_ms = 0; /* nothing in the new quarantine expires on the way */
+	return ipam__view_apply_decoded(nv, &txn, ov->revision);
+}
+
+/*
+ * e's set, held by no context, comes back defined as set: move every record
+ * of its view to a view of the new definition (pools matched by name), keep
+ * the revision and each kept pool's next-fit cursor (as an address), then
+ * swap. A lease the new pools do not hand out (a pool gone, an address now
+ * excluded or outside the ranges) refuses it all with a message naming it;
+ * the store keeps the old definition and view. Under the store's lock.
+ */
+static int mem_redefine(struct memstore_set *e, const ipam_poolset *set)
+{
+	const char *name = ipam_poolset_name(set);
+	ipam_poolset *nd = NULL;
+	ipam_view *nv = NULL, *ov = e->view;
+	ipam_op *op = NULL;
+	struct qrec *q = NULL;
+	size_t nq = 0, qroom = 0;
+	int map[IPAM__POOLSET_MAX_POOLS], r;
+
+	if (ipam__poolset_clone(set, &nd) < 0 || !(op = ipam__zalloc(sizeof(*op)))) {
+		r = ipam__fail_code(-ENOMEM);
+		goto out;
+	}
+	if ((r = ipam_view_new(&nv, nd)) < 0)
+		goto out;
+	for (unsigned i = 0; i < ov->npools; i++)
+		map[i] = ipam__view_pool_index(nv, ipam_pool_name(ov->pools[i].pool));
+	ipam__view_rdlock(ov); /* no context holds it: for the form */
+	ipam__view_presize(nv, ov->tab[IPAM__LINK_ADDR].count, ipam__heap_bytes(ov));
+	for (size_t b = 0; b < ov->tab[IPAM__LINK_ADDR].nb && r == 0; b++) {
+		for (const struct ipam__rec *x = ipam__chain_head(ov, IPAM__LINK_ADDR, b); x && r == 0;
+		     x = ipam__rec_next(ov, x, IPAM__LINK_ADDR)) {
+			int j = map[x->pool];
+			ipam__rec_export(ov, x, ipam_pool_name(ov->pools[x->pool].pool), &op->lease);
+			if ((r = misfit(ov, nv, x, j, &op->lease, name)) != 0) {
+				r = r > 0 ? 0 : r; /* a dropped wait */
+				continue;
+			}
+			if (x->state != IPAM_LEASE_QUARANTINED) {
+				r = carry(nv, ov, x, j, op);
+				continue;
+			}
+			if (nq == qroom) {
+				size_t n = qroom ? 2 * qroom : 64;
+				struct qrec *g = ipam__resize(q, qroom * sizeof(*q), n * sizeof(*q));
+				if (!g) {
+					r = ipam__fail_code(-ENOMEM);
+					continue;
+				}
+				q = g;
+				qroom = n;
+			}
+			q[nq].updated = ipam__rec_updated(x);
+			q[nq++].x = x;
+		}
+	}
+	if (r == 0 && nq)
+		qsort(q, nq, sizeof(*q), qrec_cmp);
+	if (r == 0) /* none: misfit() refused them first */
+		r = ipam__view_stranded(nv);
+	for (size_t i = 0; i < nq && r == 0; i++) {
+		ipam__rec_export(ov, q[i].x, ipam_pool_name(ov->pools[q[i].x->pool].pool), &op->lease);
+		r = carry(nv, ov, q[i].x, map[q[i].x->pool], op);
+	}
+	if (r == 0) {
+		for (unsigned i = 0; i < ov->npools; i++) {
+			struct ipam__pool_state *os = &ov->pools[i], *ns;
+			ipam_addr a;
+			ipam__u128 ord;
+			if (map[i] < 0)
+				continue;
+			ns = &nv->pools[map[i]];
+			ns->rng = os->rng;
+			if (ipam__index_address(os->idx, os->cursor, &a) == 0 &&
+			    a.family == ipam_pool_family(ns->pool) &&
+			    ipam__index_ordinal(ns->idx, &a, &ord) == 0)
+				ns->cursor = ord;
+		}
+		if (nv->revision < ov->revision)
+			nv->revision = ov->revision;
+	}
+	ipam__view_rdunlock(ov);
+	if (r == 0) {
+		e->view = nv;
+		ipam_view_free(ov);
+		ipam_poolset_free(e->def);
+		e->def = nd;
+		nv = NULL;
+		nd = NULL;
+	}
+out:
+	ipam__release(q, qroom * sizeof(*q));
+	ipam__release(op, op ? sizeof(*op) : 0);
+	ipam_view_free(nv);
+	ipam_poolset_free(nd);
+	return r;
+}
+
 static int mem_attach(ipam_store *st, const ipam_poolset *set, ipam_view **view)
 {
 	struct memstore *m = (struct memstore *)st;
@@ -107,18 +262,20 @@ static int mem_attach(ipam_store *st, const ipam_poolset *set, ipam_view **view)
 	for (unsigned i = 0; i < m->nsets && !e; i++)
 		if (strcmp(ipam_poolset_name(m->sets[i].def), name) == 0)
 			e = &m->sets[i];
-	if (e && !ipam__poolset_same(e->def, set)) {
-		r = ipam__fail(-EEXIST, "poolset", name,
-			       "the memory store holds pool set %s with other pools (the same "
-			       "pools in the same order, with the same ranges, exclusions, "
-			       "gateway, index, policy and quarantine, are needed to share its "
-			       "leases)",
+	if (e && e->users && !ipam__poolset_same(e->def, set)) {
+		r = ipam__fail(-EBUSY, "poolset", name,
+			       "pool set %s is in use with other pools: contexts that share a set on "
+			       "the memory store define it alike (the same pools in the same order, "
+			       "with the same ranges, exclusions, gateway, index, policy and "
+			       "quarantine); it may be redefined once none holds it",
 			       name);
+	} else if (e && !e->users && !ipam__poolset_same(e->def, set)) {
+		r = mem_redefine(e, set);
 	} else if (!e && m->nsets == MEMSTORE_MAX_VIEWS) {
 		r = ipam__fail(-E2BIG, "store", NULL, "the memory store holds %d pool sets",
 			       MEMSTORE_MAX_VIEWS);
 	} else if (!e) {
-		struct memstore_set n = { NULL, NULL };
+		struct memstore_set n = { NULL, NULL, 0 };
 		if (ipam__poolset_clone(set, &n.def) < 0)
 			r = ipam__fail_code(-ENOMEM);
 		else if ((r = ipam_view_new(&n.view, n.def)) < 0)
@@ -126,8 +283,10 @@ static int mem_attach(ipam_store *st, const ipam_poolset *set, ipam_view **view)
 		else
 			e = memcpy(&m->sets[m->nsets++], &n, sizeof(n));
 	}
-	if (r == 0)
+	if (r == 0) {
+		e->users++;
 		*view = e->view;
+	}
 	pthread_mutex_unlock(&m->lock);
 	return r;
 }
@@ -141,8 +300,13 @@ static int mem_commit(ipam_store *st, ipam_view *view, const ipam_txn *txn, uint
 /* A context goes; the view and its leases stay with the store. */
 static void mem_detach(ipam_store *st, ipam_view *view)
 {
-	(void)st;
-	(void)view;
+	struct memstore *m = (struct memstore *)st;
+
+	pthread_mutex_lock(&m->lock);
+	for (unsigned i = 0; i < m->nsets; i++)
+		if (m->sets[i].view == view && m->sets[i].users)
+			m->sets[i].users--;
+	pthread_mutex_unlock(&m->lock);
 }
 
 static const ipam_store_ops memstore_ops;

@@ -618,7 +618,8 @@ static void add_net(ipam_ctx *c)
 /* Contexts over one store share its leases: what one commits the other
  * sees and cannot take; a freed context's leases stay with the store and a
  * new context finds them. On the memory store, a set of the same name
- * whose pools hand out addresses otherwise is refused. */
+ * whose pools hand out addresses otherwise is refused while a context
+ * holds the set (redefine_keeps_leases: once none does). */
 START_TEST(contexts_share_the_store)
 {
 	ipam_ctx *c2 = fx_ctx(st, 0), *c3;
@@ -656,14 +657,14 @@ START_TEST(contexts_share_the_store)
 		ck_assert_int_eq(ipam_poolset_new(&other, "net"), 0);
 		ck_assert_int_eq(ipam_poolset_add(other, fx_pool("v4", "10.0.0.0/28", NULL, "10.0.0.1")), 0);
 		ck_assert_int_eq(ipam_poolset_add(other, fx_pool("v6", "fd00::/125", NULL, NULL)), 0);
-		ck_assert_int_eq(ipam_ctx_add_poolset(c3, other), -EEXIST);
+		ck_assert_int_eq(ipam_ctx_add_poolset(c3, other), -EBUSY);
 		ipam_poolset_free(other);
 		/* The same pools in another order are another definition too:
-		 * records name their pool by its position. */
+		 * a view numbers its pools by position. */
 		ck_assert_int_eq(ipam_poolset_new(&other, "net"), 0);
 		ck_assert_int_eq(ipam_poolset_add(other, fx_pool("v6", "fd00::/125", NULL, NULL)), 0);
 		ck_assert_int_eq(ipam_poolset_add(other, fx_pool("v4", "10.0.0.0/29", NULL, "10.0.0.1")), 0);
-		ck_assert_int_eq(ipam_ctx_add_poolset(c3, other), -EEXIST);
+		ck_assert_int_eq(ipam_ctx_add_poolset(c3, other), -EBUSY);
 		ipam_poolset_free(other);
 		add_net(c3); /* alike: shared */
 		ck_assert_int_eq(ipam_lookup_addr(c3, "net", &b[0].addr, &l), 0);
@@ -679,6 +680,229 @@ START_TEST(contexts_share_the_store)
 		ck_assert_int_eq(ipam_lookup_addr(c3, "net", &b[0].addr, &l), 0);
 		ipam_ctx_free(c3);
 	}
+}
+END_TEST
+
+/* A set defined anew once no context holds it (a daemon reloading its
+ * configuration): the leases stay, with their generations and times, in
+ * pools matched by name; a definition that would strand a lease is refused
+ * with a message naming it, and nothing is lost. */
+START_TEST(redefine_keeps_leases)
+{
+	int memory = strcmp(st->ops->name, "memory") == 0, etcd = strcmp(st->ops->name, "etcd") == 0;
+	int e;
+	ipam_lease a[2], b[2], c[2], l;
+	ipam_addr r6 = fx_addr("10.0.0.6");
+	ipam_pool *v4;
+	ipam_range ex;
+	char x[IPAM_ADDR_STRLEN];
+
+	ck_assert_int_eq(alloc2("ns/pod-a", "c1", a), 0); /* .2 */
+	fx_advance(2000);
+	ck_assert_int_eq(alloc2("ns/pod-b", "c2", b), 0); /* .3 */
+	ck_assert_int_eq(ipam_reserve(ctx, "net", &r6, "ops"), 0);
+	ck_assert_int_eq(ipam_release_attachment(ctx, "net", "c1", 0), 2); /* .2 free */
+	ipam_ctx_free(ctx);
+	/* Wider v4 range, the pools in the other order. */
+	ctx = fx_ctx(st, 0);
+	fx_add_set(ctx, "net", fx_pool("v6", "fd00::/125", NULL, NULL),
+		   fx_pool("v4", "10.0.0.0/28", NULL, "10.0.0.1"), NULL);
+	ck_assert_int_eq(ipam_lookup_addr(ctx, "net", &b[0].addr, &l), 0);
+	ck_assert_str_eq(l.owner, "ns/pod-b");
+	ck_assert_str_eq(l.attachment, "c2");
+	ck_assert_str_eq(l.pool, "v4");
+	ck_assert_uint_eq(l.generation, b[0].generation);
+	ck_assert_int_eq(l.created, b[0].created);
+	ck_assert_int_eq(ipam_lookup_addr(ctx, "net", &b[1].addr, &l), 0);
+	ck_assert_str_eq(l.pool, "v6");
+	ck_assert_int_eq(ipam_lookup_addr(ctx, "net", &r6, &l), 0);
+	ck_assert_int_eq(l.state, IPAM_LEASE_RESERVED);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 2); /* .3 and the reservation */
+	ck_assert_uint_eq(fx_used(ctx, "net", "v6"), 1);
+	ck_assert_msg(ipam_verify(ctx, "net") == 0, "%s", ipam_last_error_message());
+	/* On the memory store the next-fit cursor went along: after .3, not
+	 * back to the freed .2. (Leases come in the set's order: v6 first.) */
+	ck_assert_int_eq(alloc2("ns/pod-c", "c3", c), 0);
+	ck_assert_int_eq(c[1].addr.family, IPAM_AF_INET);
+	if (memory)
+		ck_assert_str_eq(fx_fmt(&c[1].addr, x), "10.0.0.4");
+	/* A pinned release with the old generation still matches. */
+	ck_assert_int_eq(ipam_release_attachment(ctx, "net", "c2", b[0].generation), 2);
+	ck_assert_int_eq(alloc2("ns/pod-b", "c2", b), 0);
+	b[0] = b[1]; /* its v4 lease, for below */
+	c[0] = c[1];
+	fx_fmt(&b[0].addr, x);
+	ipam_ctx_free(ctx);
+
+	/* Refused: pod-b's address excluded; then the v6 pool gone. */
+	ctx = fx_ctx(st, 0);
+	v4 = fx_pool("v4", "10.0.0.0/28", NULL, "10.0.0.1");
+	ex.first = ex.last = b[0].addr;
+	ck_assert_int_eq(ipam_pool_add_exclude(v4, &ex), 0);
+	ipam_poolset *set = NULL;
+	ck_assert_int_eq(ipam_poolset_new(&set, "net"), 0);
+	ck_assert_int_eq(ipam_poolset_add(set, v4), 0);
+	ck_assert_int_eq(ipam_poolset_add(set, fx_pool("v6", "fd00::/125", NULL, NULL)), 0);
+	e = ipam_ctx_add_poolset(ctx, set);
+	/* (etcd reports -EBADMSG: what it holds does not fit the set) */
+	ck_assert_msg(e == -EINVAL || (etcd && e == -EBADMSG), "%d", e);
+	ck_assert_msg(strstr(ipam_last_error_message(), x) != NULL, "%s", ipam_last_error_message());
+	ipam_poolset_free(set);
+	ck_assert_int_eq(ipam_poolset_new(&set, "net"), 0);
+	ck_assert_int_eq(ipam_poolset_add(set, fx_pool("v4", "10.0.0.0/28", NULL, "10.0.0.1")), 0);
+	e = ipam_ctx_add_poolset(ctx, set);
+	ck_assert_msg(e == -EINVAL || (etcd && e == -EBADMSG), "%d", e);
+	ck_assert_msg(strstr(ipam_last_error_message(), "v6") != NULL, "%s", ipam_last_error_message());
+	ipam_poolset_free(set);
+	/* Nothing lost: the last good definition finds every lease. */
+	fx_add_set(ctx, "net", fx_pool("v6", "fd00::/125", NULL, NULL),
+		   fx_pool("v4", "10.0.0.0/28", NULL, "10.0.0.1"), NULL);
+	ck_assert_int_eq(ipam_lookup_addr(ctx, "net", &b[0].addr, &l), 0);
+	ck_assert_str_eq(l.owner, "ns/pod-b");
+	ck_assert_int_eq(ipam_lookup_addr(ctx, "net", &c[0].addr, &l), 0);
+	ck_assert_str_eq(l.owner, "ns/pod-c");
+	ck_assert_int_eq(ipam_lookup_addr(ctx, "net", &r6, &l), 0);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 3);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v6"), 2);
+	/* Once its leases are released, the v6 pool may go, though a file
+	 * store's log still names them... */
+	ck_assert_int_eq(ipam_release_attachment(ctx, "net", "c2", 0), 2);
+	ck_assert_int_eq(ipam_release_attachment(ctx, "net", "c3", 0), 2);
+	ipam_ctx_free(ctx);
+	ctx = fx_ctx(st, 0);
+	fx_add_set(ctx, "net", fx_pool("v4", "10.0.0.0/28", NULL, "10.0.0.1"), NULL);
+	ck_assert_int_eq(ipam_lookup_addr(ctx, "net", &r6, &l), 0);
+	ck_assert_int_eq(l.state, IPAM_LEASE_RESERVED);
+	ipam_ctx_free(ctx);
+	/* ...or a snapshot holds a lease in it that the log releases. */
+	ctx = fx_ctx(st, 0);
+	fx_add_set(ctx, "net", fx_pool("v4", "10.0.0.0/28", NULL, "10.0.0.1"),
+		   fx_pool("v6", "fd00::/125", NULL, NULL), NULL);
+	ck_assert_int_eq(alloc2("ns/pod-d", "c4", a), 0);
+	if (strcmp(st->ops->name, "file") == 0)
+		ck_assert_int_eq(ipam_store_file_compact(st, "net"), 0);
+	ck_assert_int_eq(ipam_release_attachment(ctx, "net", "c4", 0), 2);
+	ipam_ctx_free(ctx);
+	ctx = fx_ctx(st, 0);
+	fx_add_set(ctx, "net", fx_pool("v4", "10.0.0.0/28", NULL, "10.0.0.1"), NULL);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 1); /* the reservation */
+}
+END_TEST
+
+/* Define "net" anew in a new context, v4 as a /mask with a quarantine of
+ * q seconds (0: none); on the file store, after a compaction when snap (the
+ * waits then load from a snapshot, else from the log). */
+static void redefine_v4(const char *subnet, uint32_t q, int snap)
+{
+	ipam_pool *v4 = fx_pool("v4", subnet, NULL, "10.0.0.1");
+
+	if (snap && strcmp(st->ops->name, "file") == 0)
+		ck_assert_msg(ipam_store_file_compact(st, "net") == 0, "%s", ipam_last_error_message());
+	ipam_ctx_free(ctx);
+	ctx = fx_ctx(st, 0);
+	if (q)
+		ck_assert_int_eq(ipam_pool_set_quarantine(v4, q, 0, 0), 0);
+	fx_add_set(ctx, "net", v4, fx_pool("v6", "fd00::/125", NULL, NULL), NULL);
+}
+
+static uint64_t quarantined_v4(void)
+{
+	ipam_pool_stats ps;
+
+	ck_assert_int_eq(ipam_pool_stats_get(ctx, "net", "v4", &ps), 0);
+	return ps.quarantined.lo;
+}
+
+/* A quarantine turned on, then off, by redefinitions: released addresses
+ * wait in it while it is on, keep waiting across a redefinition that keeps
+ * it, and are free once it is off or the pool no longer hands them out (the
+ * waits are dropped; no lease is). */
+static void redefine_quarantine_run(int snap)
+{
+	ipam_lease a[2], l;
+	ipam_addr nine = fx_addr("10.0.0.9");
+	const char *pools[] = { "v4" };
+	ipam_request r = fx_req("net", "ns/pod-z", "z");
+	unsigned n = 1;
+
+	ck_assert_int_eq(alloc2("ns/pod-a", "c1", a), 0); /* .2 */
+	redefine_v4("10.0.0.0/28", 60, snap);
+	r.pools = pools;
+	r.npools = 1;
+	r.exact = &nine;
+	r.nexact = 1;
+	ck_assert_int_eq(ipam_allocate(ctx, &r, &l, &n), 0);
+	ck_assert_int_eq(ipam_release_attachment(ctx, "net", "c1", 0), 2);
+	ck_assert_int_eq(ipam_release_attachment(ctx, "net", "z", 0), 1);
+	ck_assert_int_eq(ipam_lookup_addr(ctx, "net", &a[0].addr, &l), 0);
+	ck_assert_int_eq(l.state, IPAM_LEASE_QUARANTINED);
+	ck_assert_uint_eq(quarantined_v4(), 2);
+	/* Kept: still waiting; another owner is refused .2. */
+	redefine_v4("10.0.0.0/28", 60, snap);
+	ck_assert_uint_eq(quarantined_v4(), 2);
+	r = fx_req("net", "other", "o");
+	r.pools = pools;
+	r.npools = 1;
+	r.exact = &a[0].addr;
+	r.nexact = 1;
+	n = 1;
+	ck_assert_int_eq(ipam_allocate(ctx, &r, &l, &n), -EBUSY);
+	/* Back to the /29: .9's wait is dropped, .2's kept. (A file store
+	 * without a snapshot replays pod-z's lease at .9 and its release.) */
+	redefine_v4("10.0.0.0/29", 60, snap);
+	ck_assert_uint_eq(quarantined_v4(), 1);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 0);
+	ck_assert_msg(ipam_verify(ctx, "net") == 0, "%s", ipam_last_error_message());
+	/* No quarantine: .2 is free. */
+	redefine_v4("10.0.0.0/28", 0, snap);
+	ck_assert_uint_eq(quarantined_v4(), 0);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 0);
+	ck_assert_int_eq(ipam_lookup_addr(ctx, "net", &a[0].addr, &l), -ENOENT);
+	n = 1;
+	ck_assert_int_eq(ipam_allocate(ctx, &r, &l, &n), 0);
+	ck_assert_int_eq(ipam_addr_cmp(&l.addr, &a[0].addr), 0);
+	/* A lease at .9 holds the /28: the /29 is refused, naming it... */
+	r = fx_req("net", "ns/pod-y", "y");
+	r.pools = pools;
+	r.npools = 1;
+	r.exact = &nine;
+	r.nexact = 1;
+	n = 1;
+	ck_assert_int_eq(ipam_allocate(ctx, &r, &l, &n), 0);
+	if (snap && strcmp(st->ops->name, "file") == 0)
+		ck_assert_int_eq(ipam_store_file_compact(st, "net"), 0);
+	ipam_ctx_free(ctx);
+	ctx = fx_ctx(st, 0);
+	ipam_poolset *set = NULL;
+	ck_assert_int_eq(ipam_poolset_new(&set, "net"), 0);
+	ck_assert_int_eq(ipam_poolset_add(set, fx_pool("v4", "10.0.0.0/29", NULL, "10.0.0.1")), 0);
+	ck_assert_int_eq(ipam_poolset_add(set, fx_pool("v6", "fd00::/125", NULL, NULL)), 0);
+	int e = ipam_ctx_add_poolset(ctx, set);
+	ck_assert_msg(e == -EINVAL || (strcmp(st->ops->name, "etcd") == 0 && e == -EBADMSG), "%d", e);
+	ck_assert_msg(strstr(ipam_last_error_message(), "10.0.0.9") &&
+			      strstr(ipam_last_error_message(), "ns/pod-y"),
+		      "%s", ipam_last_error_message());
+	ipam_poolset_free(set);
+	/* ...until it is released (after the snapshot that holds it). */
+	fx_add_set(ctx, "net", fx_pool("v4", "10.0.0.0/28", NULL, "10.0.0.1"),
+		   fx_pool("v6", "fd00::/125", NULL, NULL), NULL);
+	ck_assert_int_eq(ipam_release_attachment(ctx, "net", "y", 0), 1);
+	redefine_v4("10.0.0.0/29", 0, 0);
+	ck_assert_int_eq(ipam_lookup_addr(ctx, "net", &a[0].addr, &l), 0);
+	ck_assert_str_eq(l.owner, "other");
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 1);
+}
+
+START_TEST(redefine_quarantine)
+{
+	redefine_quarantine_run(0);
+}
+END_TEST
+
+/* The same, the file store loading from snapshots. */
+START_TEST(redefine_quarantine_snapshot)
+{
+	redefine_quarantine_run(1);
 }
 END_TEST
 
@@ -703,6 +927,9 @@ int main(void)
 	tcase_add_test(tc, model_random);
 	tcase_add_test(tc, model_detects_fault);
 	tcase_add_test(tc, contexts_share_the_store);
+	tcase_add_test(tc, redefine_keeps_leases);
+	tcase_add_test(tc, redefine_quarantine);
+	tcase_add_test(tc, redefine_quarantine_snapshot);
 	suite_add_tcase(s, tc);
 	printf("store: %s\n", getenv("IPAM_TEST_STORE") ? getenv("IPAM_TEST_STORE") : "memory");
 	return tu_run(s);

@@ -670,6 +670,78 @@ static void eq_set(ipam_ctx *c)
 	fx_add_set(c, "net", v4, fx_pool("v6", "fd00::/124", NULL, NULL), NULL);
 }
 
+/* Defining a set anew on the memory store under an allocator that fails
+ * the Nth allocation, for every N: each failure is -ENOMEM with the old
+ * definition and every lease kept, field by field; the first N that gets
+ * through gives the same leases under the new definition. */
+static ipam_poolset *redef_set(int wide)
+{
+	ipam_poolset *set = NULL;
+	ipam_pool *v4 = fx_pool("v4", wide ? "10.0.0.0/27" : "10.0.0.0/28", NULL, NULL);
+	ck_assert_int_eq(ipam_pool_set_quarantine(v4, 20, 0, 0), 0);
+	ck_assert_int_eq(ipam_poolset_new(&set, "net"), 0);
+	if (wide) /* reordered too */
+		ck_assert_int_eq(ipam_poolset_add(set, fx_pool("v6", "fd00::/124", NULL, NULL)), 0);
+	ck_assert_int_eq(ipam_poolset_add(set, v4), 0);
+	if (!wide)
+		ck_assert_int_eq(ipam_poolset_add(set, fx_pool("v6", "fd00::/124", NULL, NULL)), 0);
+	return set;
+}
+
+START_TEST(redefine_oom_sweep)
+{
+	static const ipam_allocator fa = TU_FAILING_ALLOCATOR;
+	static ipam_lease before[64], after[64];
+	long n;
+	int e = -ENOMEM;
+	for (n = 0; n < 20000 && e == -ENOMEM; n++) {
+		ipam_store *st = NULL;
+		ipam_ctx *c;
+		ipam_poolset *set;
+		unsigned nb, na;
+		ck_assert_int_eq(ipam_set_allocator(&fa), 0);
+		*tu_budget() = -1;
+		ck_assert_int_eq(ipam_store_memory_new(&st), 0);
+		c = fx_ctx(st, 0);
+		ck_assert_int_eq(ipam_ctx_add_poolset(c, redef_set(0)), 0);
+		for (int i = 0; i < 6; i++) { /* 6 pods, one released, one reservation */
+			char owner[16];
+			ipam_lease l[2];
+			unsigned k = 2;
+			snprintf(owner, sizeof(owner), "ns/p%d", i);
+			ipam_request r = fx_req("net", owner, owner);
+			ck_assert_int_eq(ipam_allocate(c, &r, l, &k), 0);
+		}
+		ck_assert_int_eq(ipam_release_owner(c, "net", "ns/p2", NULL), 2);
+		ipam_addr res = fx_addr("10.0.0.14");
+		ck_assert_int_eq(ipam_reserve(c, "net", &res, "ops"), 0);
+		nb = eq_dump(c, before);
+		ipam_ctx_free(c);
+		c = fx_ctx(st, 0);
+		set = redef_set(1);
+		*tu_budget() = n; /* fail the n-th allocation from here on */
+		e = ipam_ctx_add_poolset(c, set);
+		*tu_budget() = -1;
+		ck_assert_msg(e == 0 || e == -ENOMEM, "N=%ld: %s", n, ipam_strerror(e));
+		if (e < 0) { /* the old definition, the same leases */
+			ipam_poolset_free(set);
+			ck_assert_int_eq(ipam_ctx_add_poolset(c, redef_set(0)), 0);
+		}
+		na = eq_dump(c, after);
+		ck_assert_msg(na == nb, "N=%ld: %u leases, %u before", n, na, nb);
+		for (unsigned i = 0; i < na; i++)
+			eq_same_leases(&before[i], &after[i], n);
+		ck_assert_msg(ipam_verify(c, "net") == 0, "N=%ld: %s", n, ipam_last_error_message());
+		ipam_ctx_free(c);
+		ipam_store_free(st);
+		ipam_set_allocator(NULL);
+	}
+	ck_assert_int_eq(e, 0);
+	ck_assert_int_gt(n, 5);
+	printf("redefine oom sweep: %ld allocation points failed cleanly\n", n - 1);
+}
+END_TEST
+
 START_TEST(direct_matches_public)
 {
 	uint64_t rng = tu_seed("txn/direct_matches_public");
@@ -801,6 +873,7 @@ int main(void)
 	tcase_set_timeout(t2, 300);
 	tcase_add_test(t2, store_table_checked);
 	tcase_add_test(t2, oom_sweep);
+	tcase_add_test(t2, redefine_oom_sweep);
 	tcase_add_test(t2, direct_matches_public);
 	tcase_add_test(t2, direct_preconditions);
 	suite_add_tcase(s, t2);

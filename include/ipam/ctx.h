@@ -79,10 +79,28 @@ int ipam_ctx_new(ipam_ctx **out, ipam_store *store, const ipam_ctx_options *opts
 /* Free the context (the store and its data stay). Accepts NULL. */
 ipam_ctx *ipam_ctx_free(ipam_ctx *ctx);
 
-/* Add a pool set (validated) and attach it to the store, which loads its
+/*
+ * Add a pool set (validated) and attach it to the store, which loads its
  * committed leases. On success the context owns set. -EEXIST if a set of
- * that name is already defined in this context, or (memory store) was
- * defined with other pools in the store. */
+ * that name is already defined in this context.
+ *
+ * A set may be defined anew (a daemon reloading its configuration: ranges
+ * widened or narrowed, pools added, removed or reordered, a quarantine
+ * changed): the store's leases load into the pools of the same name, with
+ * their generations and times. Refused, with nothing changed and a message
+ * naming the lease, if a held lease (bound, suspect or reserved) would be
+ * left in a pool the set no longer has or at an address its pool no longer
+ * hands out: -EINVAL, or -EBADMSG from the etcd store, which reports what
+ * it holds as not fitting the set. Quarantined addresses that the new
+ * definition does not keep (no quarantine, or no longer handed out) are
+ * free. Leases released since do not count, even if a file store's log
+ * still records them. On the memory store, whose contexts share one view
+ * per set, a set is defined anew only while no other context holds it:
+ * -EBUSY if one holds it defined otherwise (the same pools in the same
+ * order, with the same ranges, exclusions, gateway, index, policy and
+ * quarantine; routes, DNS and VLAN may differ); its next-fit cursors carry
+ * over.
+ */
 int ipam_ctx_add_poolset(ipam_ctx *ctx, ipam_poolset *set);
 
 /* The pool set of that name, or NULL. */

@@ -394,6 +394,8 @@ IPAM_EXPORT ipam_view *ipam_view_free(ipam_view *v)
 	if (!v)
 		return NULL;
 	ipam__heap_fini(v);
+	ipam__release(v->stranded.e, v->stranded.cap * sizeof(*v->stranded.e));
+	ipam__release(v->stranded.b, v->stranded.cap * sizeof(*v->stranded.b));
 	for (int k = 0; k < IPAM__NLINKS; k++)
 		ipam__release(v->tab[k].b, v->tab[k].nb * sizeof(*v->tab[k].b));
 	if (v->pools) {
@@ -543,6 +545,9 @@ int ipam__view_verify(ipam_view *v)
 			return ipam__fail(-EBADMSG, "verify", ipam_pool_name(v->pools[p].pool),
 					  "index counts do not add up");
 	}
+	if (v->stranded.n)
+		return ipam__fail(-EBADMSG, "verify", NULL, "%u stranded leases outside a load",
+				  v->stranded.n);
 	return ipam__heap_verify(v);
 }
 
@@ -572,6 +577,7 @@ int ipam__view_reset(ipam_view *v)
 		v->pools[i].cursor = 0;
 	}
 	v->revision = 0;
+	ipam__view_stranded_clear(v);
 	ipam__view_touch(v);
 	return 0;
 }

@@ -118,6 +118,29 @@ struct ipam__scope {
 
 extern _Thread_local unsigned long ipam__scope_misses;
 
+/*
+ * A held lease that a load or a replay met at an address its pool, defined
+ * anew, no longer hands out (taken under an older definition): kept aside,
+ * in neither the index nor the chains, until a later op of the same replay
+ * removes it (the lease was released since). A store refuses a load that
+ * ends with any (ipam__view_stranded()).
+ */
+#define IPAM__POOL_GONE 0xffffffffu
+struct ipam__stranded {
+	unsigned pool; /* IPAM__POOL_GONE: a pool the set no longer defines */
+	int family;
+	ipam__u128 addr;
+	uint32_t next; /* hash chain: index + 1, 0 ends it */
+	int live;      /* 0: released since (kept until the load ends) */
+	char gone[IPAM_NAME_MAX + 1]; /* that pool's name */
+	char owner[64]; /* its start, for the message */
+};
+struct ipam__strandset {
+	struct ipam__stranded *e;
+	uint32_t n, cap, live; /* entries, allocated, live ones */
+	uint32_t *b;           /* buckets (index + 1), cap of them */
+};
+
 struct ipam_view {
 	const ipam_poolset *set;
 	const struct ipam__scope *scope; /* NULL: every record is loaded */
@@ -130,6 +153,7 @@ struct ipam_view {
 	struct ipam__chains tab[IPAM__NLINKS];
 	struct ipam__heap heap;
 	struct ipam__intern strs;
+	struct ipam__strandset stranded; /* empty outside loads (write lock) */
 };
 
 /* The block of a non-zero id; the caller holds a lock. */
@@ -386,6 +410,20 @@ struct ipam__rec *ipam__view_find_bound_h(const ipam_view *v, unsigned pool, con
  * the owner's chain hash and the ifname. */
 uint64_t ipam__view_owner_tag_h(const ipam_view *v, uint64_t h_owner, const char *ifname,
 				size_t ifname_len);
+
+/* After a load or replay (write lock held): 0 if no held lease was left at
+ * an address its pool no longer hands out; else -EINVAL with a message
+ * naming the first, and the list emptied (the caller drops the load). */
+int ipam__view_stranded(ipam_view *v);
+/* Forget what was set aside (a failed load). */
+void ipam__view_stranded_clear(ipam_view *v);
+
+/* A lease of a load or a replay in a pool the set no longer defines (by
+ * name, from a file): a held one is set aside (as one at an address its
+ * pool no longer hands out), anything else removes what was at its address
+ * (write lock held). 0 or -ENOMEM. */
+int ipam__view_strand_gone(ipam_view *v, const char *pool, size_t pool_len, const ipam_addr *a,
+			   unsigned state, const char *owner, size_t owner_len);
 
 /* Empty the view (write lock held), as if just made: for a full reload.
  * -ENOMEM leaves it unchanged. */

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "hash.h"
 #include "lease/view.h"
 
 static int cond_holds(const ipam_view *v, const ipam_cond *c)
@@ -35,22 +36,220 @@ static int cond_holds(const ipam_view *v, const ipam_cond *c)
 	}
 }
 
+static int allocatable(const struct ipam__pool_state *ps, const ipam_addr *a)
+{
+	ipam__u128 ord;
+
+	return a->family == ipam_pool_family(ps->pool) && ipam__index_ordinal(ps->idx, a, &ord) == 0;
+}
+
+/* A quarantined record (a wait before reuse, not a lease) that its pool,
+ * defined anew, no longer keeps: no quarantine, or an address it no longer
+ * hands out. Loads and replays drop it, leaving the address free; a change
+ * set of the library's own with one is refused by op_check(). */
+static int dropped_wait(const ipam_view *v, const ipam_op *op)
+{
+	const struct ipam__pool_state *ps = &v->pools[op->pool];
+
+	return op->kind == IPAM_OP_PUT && op->lease.state == IPAM_LEASE_QUARANTINED &&
+	       (!ps->quarantine || !allocatable(ps, &op->lease.addr));
+}
+
+static int held(unsigned state)
+{
+	return state == IPAM_LEASE_BOUND || state == IPAM_LEASE_SUSPECT ||
+	       state == IPAM_LEASE_RESERVED;
+}
+
+/* ---- stranded leases (see struct ipam__stranded) */
+
+static uint32_t strand_bucket(const struct ipam__strandset *t, unsigned pool, const char *gone,
+			      size_t gone_len, ipam__u128 a)
+{
+	uint64_t h = ipam__hash(&a, sizeof(a), pool);
+
+	if (pool == IPAM__POOL_GONE)
+		h = ipam__hash(gone, gone_len, h);
+	return (uint32_t)(h & (t->cap - 1));
+}
+
+static struct ipam__stranded *stranded_find(const ipam_view *v, unsigned pool, const char *gone,
+					    size_t gone_len, ipam__u128 a)
+{
+	const struct ipam__strandset *t = &v->stranded;
+
+	if (!t->n)
+		return NULL;
+	for (uint32_t i = t->b[strand_bucket(t, pool, gone, gone_len, a)]; i; i = t->e[i - 1].next) {
+		struct ipam__stranded *x = &t->e[i - 1];
+		if (x->pool == pool && x->addr == a &&
+		    (pool != IPAM__POOL_GONE ||
+		     (strlen(x->gone) == gone_len && memcmp(x->gone, gone, gone_len) == 0)))
+			return x;
+	}
+	return NULL;
+}
+
+/* Room for `more` more entries (as many buckets as entries, a power of
+ * two): 0 or -ENOMEM. */
+static int stranded_reserve(ipam_view *v, uint32_t more)
+{
+	struct ipam__strandset *t = &v->stranded;
+	struct ipam__stranded *g;
+	uint32_t n, *b;
+
+	if (t->n + more <= t->cap)
+		return 0;
+	if (t->n + more > (1u << 30))
+		return -ENOMEM;
+	n = t->cap ? 2 * t->cap : 8;
+	while (n < t->n + more)
+		n *= 2;
+	b = ipam__calloc(n, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	g = ipam__resize(t->e, t->cap * sizeof(*g), n * sizeof(*g));
+	if (!g) {
+		ipam__release(b, n * sizeof(*b));
+		return -ENOMEM;
+	}
+	ipam__release(t->b, t->cap * sizeof(*t->b));
+	t->e = g;
+	t->b = b;
+	t->cap = n;
+	for (uint32_t i = 0; i < t->n; i++) { /* rehash */
+		struct ipam__stranded *x = &t->e[i];
+		uint32_t k = strand_bucket(t, x->pool, x->gone, strlen(x->gone), x->addr);
+		x->next = t->b[k];
+		t->b[k] = i + 1;
+	}
+	return 0;
+}
+
+static void put_text(char *dst, size_t size, const char *src, size_t len)
+{
+	if (len >= size)
+		len = size - 1;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+/* A held lease at (pool, address) set aside, replacing what was there
+ * (room reserved); gone names the pool when pool is IPAM__POOL_GONE. */
+static void strand(ipam_view *v, unsigned pool, const char *gone, size_t gone_len,
+		   const ipam_addr *a, const char *owner, size_t owner_len)
+{
+	struct ipam__strandset *t = &v->stranded;
+	ipam__u128 at = ipam__addr_value(a);
+	struct ipam__stranded *x = stranded_find(v, pool, gone, gone_len, at);
+
+	if (!x) {
+		uint32_t k;
+		x = &t->e[t->n++];
+		x->pool = pool;
+		x->family = a->family;
+		x->addr = at;
+		x->live = 0;
+		put_text(x->gone, sizeof(x->gone), gone ? gone : "", gone ? gone_len : 0);
+		k = strand_bucket(t, pool, x->gone, strlen(x->gone), at);
+		x->next = t->b[k];
+		t->b[k] = t->n;
+	}
+	if (!x->live)
+		t->live++;
+	x->live = 1;
+	put_text(x->owner, sizeof(x->owner), owner, owner_len);
+}
+
+/* Whatever was set aside at (pool, address) is released. */
+static void unstrand(ipam_view *v, unsigned pool, const char *gone, size_t gone_len,
+		     ipam__u128 a)
+{
+	struct ipam__stranded *x = stranded_find(v, pool, gone, gone_len, a);
+
+	if (x && x->live) {
+		x->live = 0;
+		v->stranded.live--;
+	}
+}
+
+void ipam__view_stranded_clear(ipam_view *v)
+{
+	struct ipam__strandset *t = &v->stranded;
+
+	if (t->n)
+		memset(t->b, 0, t->cap * sizeof(*t->b));
+	t->n = t->live = 0;
+}
+
+int ipam__view_strand_gone(ipam_view *v, const char *pool, size_t pool_len, const ipam_addr *a,
+			   unsigned state, const char *owner, size_t owner_len)
+{
+	int e;
+
+	if (!held(state)) {
+		unstrand(v, IPAM__POOL_GONE, pool, pool_len, ipam__addr_value(a));
+		return 0;
+	}
+	if ((e = stranded_reserve(v, 1)) < 0)
+		return ipam__fail_code(e);
+	strand(v, IPAM__POOL_GONE, pool, pool_len, a, owner, owner_len);
+	return 0;
+}
+
+int ipam__view_stranded(ipam_view *v)
+{
+	const struct ipam__strandset *t = &v->stranded;
+	const struct ipam__stranded *x = NULL;
+	ipam_addr a;
+	char buf[IPAM_ADDR_STRLEN] = "?";
+	int r;
+
+	for (uint32_t i = 0; i < t->n && !x; i++)
+		if (t->e[i].live)
+			x = &t->e[i];
+	if (!x) {
+		ipam__view_stranded_clear(v);
+		return 0;
+	}
+	memset(&a, 0, sizeof(a));
+	a.family = x->family;
+	ipam__addr_set_value(&a, x->addr);
+	ipam_addr_format(&a, buf, sizeof(buf));
+	if (x->pool == IPAM__POOL_GONE)
+		r = ipam__fail(-EINVAL, "load", buf,
+			       "a lease of %s at %s in pool %s, which the pool set no longer "
+			       "defines (%u such lease%s)",
+			       x->owner, buf, x->gone, t->live, t->live == 1 ? "" : "s");
+	else
+		r = ipam__fail(-EINVAL, "load", buf,
+			       "a lease of %s at %s, which pool %s as now defined does not hand "
+			       "out (%u such lease%s)",
+			       x->owner, buf, ipam_pool_name(v->pools[x->pool].pool), t->live,
+			       t->live == 1 ? "" : "s");
+	ipam__view_stranded_clear(v);
+	return r;
+}
+
 /* Is the op well-formed for this view? `checked`: its lease already
  * passed ipam__lease_check() (decoded from a file). */
 static int op_check(const ipam_view *v, const ipam_txn *txn, unsigned i, int checked)
 {
 	const ipam_op *op = &txn->ops[i];
 	const struct ipam__pool_state *ps;
-	ipam__u128 ord;
 	int r;
 
 	if (op->pool >= v->npools)
 		return ipam__fail(-EINVAL, "txn", NULL, "op names pool %u of %u", op->pool, v->npools);
 	ps = &v->pools[op->pool];
-	if (op->lease.addr.family != ipam_pool_family(ps->pool) ||
-	    ipam__index_ordinal(ps->idx, &op->lease.addr, &ord) < 0)
-		return ipam__fail(-EINVAL, "txn", NULL, "op address is not allocatable in pool %s",
-				  ipam_pool_name(ps->pool));
+	if (checked && (dropped_wait(v, op) || !allocatable(ps, &op->lease.addr)))
+		return 0; /* dropped, or set aside (stranded) by the apply */
+	if (!allocatable(ps, &op->lease.addr)) {
+		char a[IPAM_ADDR_STRLEN] = "?";
+		ipam_addr_format(&op->lease.addr, a, sizeof(a));
+		return ipam__fail(-EINVAL, "txn", a, "a lease of %.64s at %s: not allocatable in pool %s",
+				  op->lease.owner, a, ipam_pool_name(ps->pool));
+	}
 	if (op->kind == IPAM_OP_PUT) {
 		r = checked ? 0 : ipam__lease_check(&op->lease);
 		if (r < 0)
@@ -144,12 +343,6 @@ IPAM_EXPORT int ipam_view_check(const ipam_view *v, const ipam_txn *txn)
 	return 0;
 }
 
-static int held(unsigned state)
-{
-	return state == IPAM_LEASE_BOUND || state == IPAM_LEASE_SUSPECT ||
-	       state == IPAM_LEASE_RESERVED;
-}
-
 /* Move the index of one address from the old record's state to the new
  * one's (0: no record). Room was reserved, so nothing here fails. */
 static void index_transition(const ipam_view *v, struct ipam__pool_state *ps, const ipam_addr *a,
@@ -212,6 +405,8 @@ IPAM_EXPORT int ipam_view_apply(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 	return ipam__view_apply_checked(v, txn, rev);
 }
 
+static int apply_txn(ipam_view *v, const ipam_txn *txn, uint64_t rev, int decoded);
+
 int ipam__view_apply_decoded(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 {
 	int r;
@@ -219,13 +414,25 @@ int ipam__view_apply_decoded(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 	for (unsigned i = 0; i < txn->nops; i++)
 		if ((r = op_check(v, txn, i, 1)) < 0)
 			return r;
-	return ipam__view_apply_checked(v, txn, rev);
+	return apply_txn(v, txn, rev, 1);
 }
 
 int ipam__view_apply_checked(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 {
+	return apply_txn(v, txn, rev, 0);
+}
+
+/* A decoded op at an address its pool does not hand out (op_check() let it
+ * through): a held lease is set aside, anything else removes what was. */
+static int off_pool(const ipam_view *v, const ipam_op *op, int decoded)
+{
+	return decoded && !allocatable(&v->pools[op->pool], &op->lease.addr);
+}
+
+static int apply_txn(ipam_view *v, const ipam_txn *txn, uint64_t rev, int decoded)
+{
 	struct ipam__rec *stack_recs[8], **recs = stack_recs;
-	unsigned nput = 0;
+	unsigned nput = 0, noff = 0;
 	int r = 0;
 
 	if (txn->nops > 8) {
@@ -238,7 +445,11 @@ int ipam__view_apply_checked(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 	/* 1. Everything that can fail. */
 	for (unsigned i = 0; i < txn->nops && r == 0; i++) {
 		const ipam_op *op = &txn->ops[i];
-		if (op->kind != IPAM_OP_PUT)
+		if (off_pool(v, op, decoded)) {
+			noff++;
+			continue;
+		}
+		if (op->kind != IPAM_OP_PUT || dropped_wait(v, op))
 			continue;
 		/* A partial view replaying another owner's bound lease keeps
 		 * only its address (a ghost), as a partial load does. */
@@ -251,6 +462,8 @@ int ipam__view_apply_checked(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 			nput++;
 		}
 	}
+	if (noff && r == 0)
+		r = stranded_reserve(v, noff);
 	for (int k = 0; k < IPAM__NLINKS && r == 0; k++)
 		r = ipam__view_reserve(v, k, nput);
 	for (unsigned p = 0; p < v->npools && r == 0; p++) {
@@ -274,22 +487,34 @@ int ipam__view_apply_checked(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 		struct ipam__rec *nr = recs[i], *old;
 		uint64_t h[IPAM__NLINKS]; /* each hash once, for lookup and links */
 		unsigned old_state;
+		int drop = dropped_wait(v, op); /* then a delete */
 
+		if (off_pool(v, op, decoded)) { /* no record can be there */
+			ipam__u128 a = ipam__addr_value(&op->lease.addr);
+			if (op->kind == IPAM_OP_PUT && held(op->lease.state))
+				strand(v, op->pool, NULL, 0, &op->lease.addr, op->lease.owner,
+				       strlen(op->lease.owner));
+			else
+				unstrand(v, op->pool, NULL, 0, a);
+			continue;
+		}
 		h[IPAM__LINK_ADDR] = ipam__view_hash_addr(v, op->pool, ipam__addr_value(&op->lease.addr));
 		old = ipam__view_rec_at(v, op->pool, ipam__addr_value(&op->lease.addr),
 					h[IPAM__LINK_ADDR]);
 		old_state = old ? old->state : 0;
 		if (!old && v->scope && ipam__view_ghost(v, op->pool, ipam__addr_value(&op->lease.addr)))
 			old_state = IPAM_LEASE_BOUND; /* a lease not loaded: held */
-		if (op->kind == IPAM_OP_DELETE && !old && ipam__index_state(ps->idx, &op->lease.addr) ==
-							  IPAM__ADDR_FREE)
+		if ((op->kind == IPAM_OP_DELETE || drop) && !old &&
+		    ipam__index_state(ps->idx, &op->lease.addr) == IPAM__ADDR_FREE)
 			continue; /* nothing there (a replayed delete) */
 		if (nr) {
 			h[IPAM__LINK_OWNER] = ipam__view_rec_hash(v, nr, IPAM__LINK_OWNER);
 			h[IPAM__LINK_ATTACH] = ipam__view_rec_hash(v, nr, IPAM__LINK_ATTACH);
 		}
 		index_transition(v, ps, &op->lease.addr, old_state,
-				 nr ? nr->state : op->kind == IPAM_OP_PUT ? (unsigned)op->lease.state : 0,
+				 nr	? nr->state
+				 : op->kind == IPAM_OP_PUT && !drop ? (unsigned)op->lease.state
+								    : 0,
 				 nr, txn->now_ms);
 		{
 			const uint64_t ho[IPAM__NLINKS] = { h[IPAM__LINK_ADDR], 0, 0 };
@@ -444,21 +669,22 @@ static int load_ref_h(ipam_view *v, const struct ipam__lease_ref *l, unsigned po
 {
 	struct ipam__pool_state *ps;
 	struct ipam__rec *r;
-	ipam__u128 ord;
-	int e;
+	int e, fits;
 
 	if (pool >= v->npools)
 		return ipam__fail(-EINVAL, "load", NULL, "pool %u of %u", pool, v->npools);
 	ps = &v->pools[pool];
-	if (l->addr.family != ipam_pool_family(ps->pool) ||
-	    ipam__index_ordinal(ps->idx, &l->addr, &ord) < 0)
-		return ipam__fail(-EINVAL, "load", ipam_pool_name(ps->pool),
-				  "a lease address is not allocatable in pool %s", ipam_pool_name(ps->pool));
 	if (l->state < IPAM_LEASE_BOUND || l->state > IPAM_LEASE_SUSPECT)
 		return ipam__fail(-EINVAL, "load", NULL, "unknown lease state %u", l->state);
-	if (l->state == IPAM_LEASE_QUARANTINED && !ps->quarantine)
-		return ipam__fail(-EINVAL, "load", NULL, "pool %s has no quarantine",
-				  ipam_pool_name(ps->pool));
+	fits = allocatable(ps, &l->addr);
+	if (l->state == IPAM_LEASE_QUARANTINED && (!fits || !ps->quarantine))
+		return 0; /* a wait the pool no longer keeps (dropped_wait()) */
+	if (!fits) { /* a later op of the log may release it */
+		if ((e = stranded_reserve(v, 1)) < 0)
+			return ipam__fail_code(e);
+		strand(v, pool, NULL, 0, &l->addr, l->owner, l->owner_len);
+		return 0;
+	}
 	/* Every loaded record marks its address in the index: a second record
 	 * for one address finds it taken (cheaper than the address chain). */
 	if (ipam__index_state(ps->idx, &l->addr) != IPAM__ADDR_FREE)
@@ -507,9 +733,12 @@ int ipam__view_load_ghost(ipam_view *v, const struct ipam__lease_ref *l, unsigne
 	if (e == -EEXIST)
 		return ipam__fail_n(-EBADMSG, "load", l->owner, l->owner_len,
 				    "two records for one address");
-	if (e == -ERANGE || e == -EACCES || e == -EINVAL)
-		return ipam__fail(-EINVAL, "load", ipam_pool_name(ps->pool),
-				  "a lease address is not allocatable in pool %s", ipam_pool_name(ps->pool));
+	if (e == -ERANGE || e == -EACCES || e == -EINVAL) { /* as load_ref_h() */
+		if ((e = stranded_reserve(v, 1)) < 0)
+			return ipam__fail_code(e);
+		strand(v, pool, NULL, 0, &l->addr, l->owner, l->owner_len);
+		return 0;
+	}
 	if (e < 0)
 		return ipam__fail_code(e);
 	if (rev > ps->version)

@@ -229,7 +229,6 @@ struct load_ctx {
 	const char *file;
 	uint64_t snap_rev;
 	uint64_t count;
-	char last_pool[64]; /* a pool name the set lacks, for the message */
 	int last_index;
 	struct ipam__view_loader *ld; /* snapshot leases go through it */
 	const struct ipam__scope *scope; /* a partial load: leases outside it are ghosts */
@@ -244,20 +243,30 @@ static int apply_ops(ipam_view *v, ipam_op *ops, unsigned nops, int64_t now_ms, 
 		     unsigned flags)
 {
 	ipam_txn txn;
+	unsigned n = 0;
 
-	/* Pools are named in the file; the view numbers them. */
+	/* Pools are named in the file; the view numbers them. An op in a pool
+	 * the set no longer defines is set aside (ipam__view_strand_gone()):
+	 * the replay fails at its end if a lease is still held there. */
 	for (unsigned i = 0; i < nops; i++) {
 		int pi = ipam__view_pool_index(v, ops[i].lease.pool);
-		if (pi < 0)
-			return ipam__fail(-EINVAL, "file", ops[i].lease.pool,
-					  "the store has leases in pool %s, which the pool set no longer defines",
-					  ops[i].lease.pool);
-		ops[i].pool = (unsigned)pi;
-		ops[i].flags |= flags;
+		if (pi < 0) {
+			const ipam_lease *l = &ops[i].lease;
+			int e = ipam__view_strand_gone(v, l->pool, strlen(l->pool), &l->addr,
+						       ops[i].kind == IPAM_OP_PUT ? (unsigned)l->state : 0,
+						       l->owner, strlen(l->owner));
+			if (e < 0)
+				return e;
+			continue;
+		}
+		if (n != i)
+			ops[n] = ops[i];
+		ops[n].pool = (unsigned)pi;
+		ops[n++].flags |= flags;
 	}
 	memset(&txn, 0, sizeof(txn));
 	txn.ops = ops;
-	txn.nops = nops;
+	txn.nops = n;
 	txn.now_ms = now_ms;
 	return ipam__view_apply_decoded(v, &txn, rev);
 }
@@ -296,16 +305,9 @@ static int on_lease(void *ud, const struct ipam__lease_ref *l)
 	/* The pool by name, without a copy (a dual-stack snapshot
 	 * alternates between two pools). */
 	lc->last_index = pool_by_name(lc, l->pool, l->pool_len);
-	if (lc->last_index < 0) {
-		int e = ipam__view_loader_flush(lc->ld); /* earlier errors first */
-		if (e < 0)
-			return e;
-		memcpy(lc->last_pool, l->pool, l->pool_len); /* pool_len < 64 */
-		lc->last_pool[l->pool_len] = '\0';
-		return ipam__fail(-EINVAL, "file", lc->last_pool,
-				  "the store has leases in pool %s, which the pool set no longer defines",
-				  lc->last_pool);
-	}
+	if (lc->last_index < 0) /* set aside: the log may release it (apply_ops) */
+		return ipam__view_strand_gone(lc->view, l->pool, l->pool_len, &l->addr, l->state,
+					      l->owner, l->owner_len);
 	/* The whole snapshot loads under one write lock (see load_all). A
 	 * partial load makes few records: no pipeline, so that a ghost and a
 	 * record stay in file order (one finds the other's address taken). */
@@ -377,11 +379,23 @@ static int log_has_more(const struct fset *s, uint64_t size)
 	return n <= 0 || (w[0] | w[1] | w[2] | w[3]) != 0;
 }
 
+/* After a parse into the view (write lock held): a held lease left at an
+ * address the pool set no longer hands out fails it (ipam__view_stranded());
+ * a failed parse drops what was set aside. */
+static int settle(ipam_view *v, int r)
+{
+	if (r < 0) {
+		ipam__view_stranded_clear(v);
+		return r;
+	}
+	return ipam__view_stranded(v);
+}
+
 /* Parse the log from s->applied to its end into the view. With `repair`
  * (exclusive lock held) a torn last record is cut off. */
 static int catch_up(struct filestore *fs, struct fset *s, int repair)
 {
-	struct load_ctx lc = { s->view, NULL, 0, 0, "", -1, NULL, NULL, 0, { NULL }, { 0 } };
+	struct load_ctx lc = { s->view, NULL, 0, 0, -1, NULL, NULL, 0, { NULL }, { 0 } };
 	struct ipam__ff_handler h = { &lc, NULL, NULL, NULL, NULL, on_commit, 0, NULL };
 	struct ipam__ff_result res;
 	char file[FNAME_MAX];
@@ -401,14 +415,15 @@ static int catch_up(struct filestore *fs, struct fset *s, int repair)
 		if (s->view->tab[IPAM__LINK_ADDR].count == 0)
 			for (int k = 0; k < IPAM__NLINKS; k++)
 				(void)ipam__view_reserve(s->view, k, img.len / 200);
-		r = ipam__ff_parse(img.p, img.len, IPAM__FF_LOG, &h, &res);
+		r = settle(s->view, ipam__ff_parse(img.p, img.len, IPAM__FF_LOG, &h, &res));
 		ipam_view_unlock(s->view);
 	} else { /* only what was appended since */
 		r = image_get(s->log_fd, s->applied, &img);
 		if (r < 0)
 			return errno_fail(-r, "read", file);
 		ipam_view_lock(s->view);
-		r = ipam__ff_parse_records(img.p, img.len, IPAM__FF_LOG, s->applied, &h, &res);
+		r = settle(s->view,
+			   ipam__ff_parse_records(img.p, img.len, IPAM__FF_LOG, s->applied, &h, &res));
 		ipam_view_unlock(s->view);
 		if (img.len == 0)
 			res.good_end = s->applied;
@@ -493,7 +508,7 @@ static int load_all(struct filestore *fs, struct fset *s)
 {
 	char file[FNAME_MAX];
 	struct ipam__view_loader ld;
-	struct load_ctx lc = { s->view, file, 0, 0, "", -1, &ld, NULL, 0, { NULL }, { 0 } };
+	struct load_ctx lc = { s->view, file, 0, 0, -1, &ld, NULL, 0, { NULL }, { 0 } };
 	struct ipam__ff_handler h = { &lc, NULL, NULL, on_end, on_lease, NULL, 0, on_lease_skip };
 	struct ipam__ff_result res;
 	struct image img = { 0 };
@@ -550,6 +565,8 @@ static int load_all(struct filestore *fs, struct fset *s)
 			 * this library) loads as one before it would. */
 			if (r == 0)
 				r = ipam__view_loader_flush(&ld);
+			if (r < 0) /* else the log may release what was set aside */
+				ipam__view_stranded_clear(s->view);
 			ipam__view_touch(s->view); /* whatever was loaded */
 			ipam_view_unlock(s->view);
 		}
