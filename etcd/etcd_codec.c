@@ -386,8 +386,9 @@ static int decode_lease(const struct dec *d, json_t *o, const ipam_pool *p, ipam
 		 * no longer hands out is dropped; a lease there is an error. */
 		if (l->state == IPAM_LEASE_QUARANTINED)
 			return 1;
-		return ipam_etcd__fail(-EBADMSG, "etcd key", d->key,
-				       "lease %u: the lease of %s at %s is not allocatable in pool %s",
+		return ipam_etcd__fail(-EINVAL, "etcd key", d->key,
+				       "lease %u: the lease of %s at %s is not allocatable in pool %s "
+				       "as now defined",
 				       d->i, l->owner, addr, ipam_pool_name(p));
 	}
 	return 0;

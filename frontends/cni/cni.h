@@ -101,6 +101,9 @@ int cni_store_open(const ipam_netconf *c, const ipam_file_store_scope *scope, ip
  * <prefix>/<name>/definition (etcd), written when it changed. */
 int cni_store_save_definition(ipam_store *st, const ipam_netconf *c, const ipam_poolset *set,
 			      ipam_netconf_error *err);
+/* The pool set of the definition kept with the store for network c (the
+ * last one an ADD went through with), or NULL if none can be read. */
+ipam_poolset *cni_store_saved_set(const ipam_netconf *c);
 /* The store library's own message about failure r ("" if none). */
 const char *cni_store_detail(const ipam_netconf *c, int r);
 

@@ -133,3 +133,33 @@ int cni_store_save_definition(ipam_store *st, const ipam_netconf *c, const ipam_
 	return 0;
 #endif
 }
+
+ipam_poolset *cni_store_saved_set(const ipam_netconf *c)
+{
+	ipam_netconf *saved = NULL;
+	ipam_netconf_error e;
+	ipam_poolset *set = NULL;
+
+	if (!cni_store_is_etcd(c)) {
+		if (ipam_netconf_load(c->store_dir, c->name, &saved, &e) < 0)
+			return NULL;
+	} else {
+#if IPAM_CNI_HAVE_ETCD
+		char key[IPAM_NAME_MAX + sizeof(IPAM_NETCONF_ETCD_DEFINITION) + 2];
+		ipam_store *st = NULL;
+		char *text = NULL;
+		size_t len = 0;
+		if (open_etcd(c, &st, &e) < 0)
+			return NULL;
+		snprintf(key, sizeof(key), "%s/%s", c->name, IPAM_NETCONF_ETCD_DEFINITION);
+		if (ipam_etcd_get(st, key, &text, &len, NULL) == 0)
+			(void)ipam_netconf_parse(text, len, &saved, &e);
+		free(text);
+		ipam_store_free(st);
+#endif
+	}
+	if (saved && strcmp(saved->name, c->name) == 0)
+		set = ipam_netconf_take_set(saved);
+	ipam_netconf_free(saved);
+	return set;
+}

@@ -83,15 +83,29 @@ static int make_owner(const cni_call *call, char *owner, size_t size, ipam_netco
  */
 enum { SCOPE_NONE, SCOPE_CONTAINER, SCOPE_ADD };
 
+/* Set when the store refused the configuration's pool set because of what
+ * it holds (a lease the set no longer covers): the library's code. */
+static int session_refused;
+
+/* Open with the configuration's pool set, or with `set` (owned) if given. */
+static int session_open_set(cni_session *s, cni_call *call, int scoped, ipam_poolset *set,
+			    ipam_netconf_error *err);
+
 static int session_open(cni_session *s, cni_call *call, int scoped, ipam_netconf_error *err)
+{
+	return session_open_set(s, call, scoped, NULL, err);
+}
+
+static int session_open_set(cni_session *s, cni_call *call, int scoped, ipam_poolset *set,
+			    ipam_netconf_error *err)
 {
 	char owner[IPAM_OWNER_MAX + 1];
 	ipam_file_store_scope scope;
 	ipam_ctx_options co;
-	ipam_poolset *set;
 	int r;
 
 	memset(s, 0, sizeof(*s));
+	session_refused = 0;
 	s->conf = session_conf = call->conf;
 	snprintf(s->node, sizeof(s->node), "%s", call->conf->node);
 	if (!s->node[0] && gethostname(s->node, sizeof(s->node) - 1) < 0)
@@ -100,14 +114,18 @@ static int session_open(cni_session *s, cni_call *call, int scoped, ipam_netconf
 	memset(&scope, 0, sizeof(scope));
 	scope.attachment = call->env.containerid;
 	if (scoped == SCOPE_ADD) {
-		if (make_owner(call, owner, sizeof(owner), err) < 0)
+		if (make_owner(call, owner, sizeof(owner), err) < 0) {
+			ipam_poolset_free(set);
 			return -1;
+		}
 		scope.owner = owner;
 		scope.addrs = call->args.ips;
 		scope.naddrs = call->args.nips;
 	}
-	if (cni_store_open(call->conf, scoped ? &scope : NULL, &s->store, err) < 0)
+	if (cni_store_open(call->conf, scoped ? &scope : NULL, &s->store, err) < 0) {
+		ipam_poolset_free(set);
 		return -1;
+	}
 	ipam_ctx_options_init(&co);
 	co.node = s->node;
 	/* Many nodes share an etcd store: each process starts next-fit at
@@ -115,13 +133,17 @@ static int session_open(cni_session *s, cni_call *call, int scoped, ipam_netconf
 	co.spread = cni_store_is_etcd(call->conf);
 	r = ipam_ctx_new(&s->ctx, s->store, &co);
 	if (r < 0) {
+		ipam_poolset_free(set);
 		session_close(s);
 		return lib_error(err, r, "cannot create a context");
 	}
-	set = ipam_netconf_take_set(call->conf);
+	if (!set)
+		set = ipam_netconf_take_set(call->conf);
 	r = set ? ipam_ctx_add_poolset(s->ctx, set) : -EINVAL;
 	if (r < 0) {
 		ipam_poolset_free(set);
+		if (r == -EINVAL || r == -EBADMSG)
+			session_refused = r;
 		session_close(s);
 		return lib_error(err, r, "cannot load the network's state from the store");
 	}
@@ -338,8 +360,16 @@ int cni_cmd_del(cni_call *call, ipam_netconf_error *err)
 	cni_session s;
 	int r;
 
-	if (session_open(&s, call, SCOPE_CONTAINER, err) < 0)
-		return -1;
+	if (session_open(&s, call, SCOPE_CONTAINER, err) < 0) {
+		/* The configuration no longer covers leases the store holds (a
+		 * range set removed, a range narrowed): release this
+		 * container's under the definition they were taken with, which
+		 * the store keeps, so that the runtime's DEL still succeeds. */
+		ipam_poolset *saved = session_refused ? cni_store_saved_set(call->conf) : NULL;
+		ipam_netconf_error e2;
+		if (!saved || session_open_set(&s, call, SCOPE_CONTAINER, saved, &e2) < 0)
+			return -1; /* the first error stands */
+	}
 	r = attachment_leases(&s, call, l, &n, &others, err);
 	if (!r && n && !others) {
 		/* The usual case: one commit releases the attachment's leases. */

@@ -90,8 +90,7 @@ ipam_ctx *ipam_ctx_free(ipam_ctx *ctx);
  * their generations and times. Refused, with nothing changed and a message
  * naming the lease, if a held lease (bound, suspect or reserved) would be
  * left in a pool the set no longer has or at an address its pool no longer
- * hands out: -EINVAL, or -EBADMSG from the etcd store, which reports what
- * it holds as not fitting the set. Quarantined addresses that the new
+ * hands out: -EINVAL. Quarantined addresses that the new
  * definition does not keep (no quarantine, or no longer handed out) are
  * free. Leases released since do not count, even if a file store's log
  * still records them. On the memory store, whose contexts share one view

@@ -400,6 +400,73 @@ START_TEST(error_codes)
 }
 END_TEST
 
+/* The network's configuration changes under running containers: a range
+ * set removed, a range narrowed. ADD is refused (code 7, naming a lease)
+ * while the store holds leases the new configuration does not cover, and
+ * nothing is lost; DEL of those containers succeeds under the new
+ * configuration (released under the definition kept with the store); then
+ * ADD works. Widening a range keeps every lease. */
+START_TEST(config_change_under_containers)
+{
+	char *a = cni_conf("1.0.0", "net", dir,
+			   "\"ranges\": [[{\"subnet\": \"10.22.0.0/24\", \"rangeStart\": \"10.22.0.50\", "
+			   "\"rangeEnd\": \"10.22.0.60\"}], [{\"subnet\": \"fd00:22::/64\"}]]",
+			   NULL);
+	char *b = cni_conf("1.0.0", "net", dir,
+			   "\"ranges\": [[{\"subnet\": \"10.22.0.0/24\", \"rangeStart\": \"10.22.0.50\", "
+			   "\"rangeEnd\": \"10.22.0.90\"}]]",
+			   NULL);
+	char *c = cni_conf("1.0.0", "net", dir,
+			   "\"ranges\": [[{\"subnet\": \"10.22.0.0/24\", \"rangeStart\": \"10.22.0.70\", "
+			   "\"rangeEnd\": \"10.22.0.90\"}]]",
+			   NULL);
+	cni_out o = call("ADD", "c1", NULL, a), p;
+	ck_assert_msg(o.status == 0, "%s", o.text);
+	ck_assert_str_eq(cni_ip(&o, 0), "10.22.0.50/24");
+	cni_out_free(&o);
+	/* The v6 range set removed while c1 holds an address in it. */
+	o = call("ADD", "c2", NULL, b);
+	ck_assert_int_eq(cni_err_code(&o), 7);
+	ck_assert_msg(strstr(o.text, "c1") && strstr(o.text, "fd00:22::"), "%s", o.text);
+	cni_out_free(&o);
+	o = call("ADD", "c1", NULL, a); /* nothing lost: the same addresses */
+	ck_assert_msg(o.status == 0, "%s", o.text);
+	ck_assert_str_eq(cni_ip(&o, 0), "10.22.0.50/24");
+	ck_assert(strncmp(cni_ip(&o, 1), "fd00:22::", 9) == 0);
+	cni_out_free(&o);
+	o = call("DEL", "c1", NULL, b);
+	ck_assert_msg(o.status == 0, "%s", o.text);
+	cni_out_free(&o);
+	o = call("ADD", "c2", NULL, b);
+	ck_assert_msg(o.status == 0, "%s", o.text);
+	ck_assert_int_eq(json_array_size(json_object_get(o.json, "ips")), 1);
+	/* Narrowed past c2's address: refused, then DEL, then fine. */
+	char held[64];
+	snprintf(held, sizeof(held), "%s", cni_ip(&o, 0));
+	*strchr(held, '/') = '\0';
+	p = call("ADD", "c3", NULL, c);
+	ck_assert_int_eq(cni_err_code(&p), 7);
+	ck_assert_msg(strstr(p.text, held) && strstr(p.text, "c2"), "%s", p.text);
+	cni_out_free(&p);
+	cni_out_free(&o);
+	o = call("DEL", "c2", NULL, c);
+	ck_assert_msg(o.status == 0, "%s", o.text);
+	cni_out_free(&o);
+	o = call("ADD", "c3", NULL, c);
+	ck_assert_msg(o.status == 0, "%s", o.text);
+	ck_assert_str_eq(cni_ip(&o, 0), "10.22.0.70/24");
+	cni_out_free(&o);
+	/* Widened again: c3 keeps its address. */
+	o = call("ADD", "c3", NULL, b);
+	ck_assert_msg(o.status == 0, "%s", o.text);
+	ck_assert_str_eq(cni_ip(&o, 0), "10.22.0.70/24");
+	cni_out_free(&o);
+	free(a);
+	free(b);
+	free(c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("cni-protocol");
@@ -419,6 +486,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, status_soft_and_hard_quarantine);
 	tcase_add_test(tc, v6_only_and_exact_addresses);
 	tcase_add_test(tc, error_codes);
+	tcase_add_test(tc, config_change_under_containers);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -287,6 +287,43 @@ START_TEST(two_nodes)
 }
 END_TEST
 
+/* A range set removed under a running container, on etcd: ADD refused
+ * (code 7) naming the lease, DEL under the new configuration released
+ * through the definition kept in etcd, then ADD works. */
+static char *chg_conf(int dual)
+{
+	char *s;
+	ck_assert(asprintf(&s,
+			   "{\"cniVersion\": \"1.1.0\", \"name\": \"chg\", \"type\": \"bridge\", "
+			   "\"ipam\": {\"type\": \"ipam-cni\", \"ranges\": [[{\"subnet\": \"10.78.0.0/24\"}]%s], "
+			   "\"store\": {\"type\": \"etcd\", \"endpoints\": [\"%s\"], \"prefix\": \"" PREFIX "\", "
+			   "\"blockSize\": 64, \"timeoutMs\": 5000}}}",
+			   dual ? ", [{\"subnet\": \"fd00:78::/120\"}]" : "", etcd.url) > 0);
+	return s;
+}
+
+START_TEST(config_change)
+{
+	char *a = chg_conf(1), *b = chg_conf(0);
+	cni_out o = call(a, "ADD", "k1");
+	ck_assert_msg(o.status == 0, "%s", o.text);
+	cni_out_free(&o);
+	o = call(b, "ADD", "k2");
+	ck_assert_int_eq(cni_err_code(&o), 7);
+	ck_assert_msg(strstr(o.text, "k1") && strstr(o.text, "fd00:78::"), "%s", o.text);
+	cni_out_free(&o);
+	o = call(b, "DEL", "k1");
+	ck_assert_msg(o.status == 0, "%s", o.text);
+	cni_out_free(&o);
+	o = call(b, "ADD", "k2");
+	ck_assert_msg(o.status == 0, "%s", o.text);
+	ck_assert_int_eq(json_array_size(json_object_get(o.json, "ips")), 1);
+	cni_out_free(&o);
+	free(a);
+	free(b);
+}
+END_TEST
+
 START_TEST(config_errors)
 {
 	static const struct {
@@ -340,6 +377,7 @@ int main(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, two_nodes);
 	tcase_add_test(tc, config_errors);
+	tcase_add_test(tc, config_change);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
