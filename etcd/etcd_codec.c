@@ -477,3 +477,76 @@ int ipam_etcd__block_gone(const char *key, const char *pool, const char *val, si
 	json_decref(doc);
 	return r;
 }
+
+/* ---- gateway answers ------------------------------------------------------------------ */
+
+void ipam_etcd__kvs_free(struct ipam_etcd__kvs *k)
+{
+	for (size_t i = 0; i < k->n; i++) {
+		free(k->v[i].key);
+		free(k->v[i].value);
+	}
+	free(k->v);
+	memset(k, 0, sizeof(*k));
+}
+
+int64_t ipam_etcd__json_i64(json_t *o, const char *name)
+{
+	json_t *v = json_object_get(o, name);
+
+	if (json_is_integer(v))
+		return (int64_t)json_integer_value(v);
+	if (json_is_string(v))
+		return strtoll(json_string_value(v), NULL, 10);
+	return 0;
+}
+
+static int kv_from_json(json_t *j, struct ipam_etcd__kv *kv)
+{
+	const char *k = json_string_value(json_object_get(j, "key"));
+	const char *v = json_string_value(json_object_get(j, "value"));
+	int r;
+
+	memset(kv, 0, sizeof(*kv));
+	if (!k)
+		return ipam_etcd__fail(-EBADMSG, "etcd", NULL, "range answer: a kv without a key");
+	r = ipam_etcd__b64_decode(k, &kv->key, &kv->klen);
+	if (r == 0)
+		r = ipam_etcd__b64_decode(v ? v : "", &kv->value, &kv->vlen);
+	if (r < 0)
+		return ipam_etcd__fail(r, "etcd", k, "range answer: bad base64");
+	kv->mod_rev = ipam_etcd__json_i64(j, "mod_revision");
+	/* Every key etcd holds was written at a revision: generations of
+	 * leases without one are taken from it. */
+	if (kv->mod_rev <= 0) {
+		free(kv->key);
+		free(kv->value);
+		memset(kv, 0, sizeof(*kv));
+		return ipam_etcd__fail(-EBADMSG, "etcd", k, "range answer: a kv without a positive "
+				       "mod_revision");
+	}
+	return 0;
+}
+
+int ipam_etcd__range_answer(json_t *resp, const char *key, struct ipam_etcd__kvs *out)
+{
+	json_t *kvs = json_object_get(resp, "kvs");
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->revision = ipam_etcd__json_i64(json_object_get(resp, "header"), "revision");
+	if (json_array_size(kvs)) {
+		out->v = calloc(json_array_size(kvs), sizeof(*out->v));
+		if (!out->v)
+			r = ipam_etcd__fail(-ENOMEM, NULL, NULL, NULL);
+	}
+	for (size_t i = 0; r == 0 && i < json_array_size(kvs); i++) {
+		r = kv_from_json(json_array_get(kvs, i), &out->v[i]);
+		out->n++;
+	}
+	if (r == 0 && out->revision <= 0)
+		r = ipam_etcd__fail(-EIO, "etcd", key, "range answer without a header revision");
+	if (r < 0)
+		ipam_etcd__kvs_free(out);
+	return r;
+}

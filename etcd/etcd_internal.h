@@ -81,6 +81,12 @@ int ipam_etcd__range(ipam_etcd__client *c, const char *key, const char *range_en
 /* As ipam_etcd__range(); keys_only leaves every value empty. */
 int ipam_etcd__range_ex(ipam_etcd__client *c, const char *key, const char *range_end,
 			int64_t min_mod_rev, int keys_only, struct ipam_etcd__kvs *out);
+/* The kvs of a range answer (key: for the message): -EBADMSG for a kv
+ * without a key or with bad base64, -EIO without a header revision. */
+int ipam_etcd__range_answer(json_t *resp, const char *key, struct ipam_etcd__kvs *out);
+/* An int64 that the gateway writes as a string (or, leniently, a number);
+ * absent is 0 (proto3 leaves zero values out). */
+int64_t ipam_etcd__json_i64(json_t *o, const char *name);
 /* The smallest key after every key starting with prefix (malloc'ed). */
 char *ipam_etcd__prefix_end(const char *prefix);
 

@@ -10,19 +10,6 @@
 
 #include "etcd_internal.h"
 
-/* An int64 that the gateway writes as a string (or, leniently, a number);
- * absent is 0 (proto3 leaves zero values out). */
-static int64_t get_i64(json_t *o, const char *name)
-{
-	json_t *v = json_object_get(o, name);
-
-	if (json_is_integer(v))
-		return (int64_t)json_integer_value(v);
-	if (json_is_string(v))
-		return strtoll(json_string_value(v), NULL, 10);
-	return 0;
-}
-
 static json_t *b64_string(const char *p, size_t n)
 {
 	char *e = ipam_etcd__b64_encode(p, n);
@@ -40,16 +27,6 @@ static json_t *i64_string(int64_t v)
 	return json_string(buf);
 }
 
-void ipam_etcd__kvs_free(struct ipam_etcd__kvs *k)
-{
-	for (size_t i = 0; i < k->n; i++) {
-		free(k->v[i].key);
-		free(k->v[i].value);
-	}
-	free(k->v);
-	memset(k, 0, sizeof(*k));
-}
-
 char *ipam_etcd__prefix_end(const char *prefix)
 {
 	size_t n = strlen(prefix);
@@ -61,24 +38,6 @@ char *ipam_etcd__prefix_end(const char *prefix)
 	return e;
 }
 
-static int kv_from_json(json_t *j, struct ipam_etcd__kv *kv)
-{
-	const char *k = json_string_value(json_object_get(j, "key"));
-	const char *v = json_string_value(json_object_get(j, "value"));
-	int r;
-
-	memset(kv, 0, sizeof(*kv));
-	if (!k)
-		return ipam_etcd__fail(-EBADMSG, "etcd", NULL, "range answer: a kv without a key");
-	r = ipam_etcd__b64_decode(k, &kv->key, &kv->klen);
-	if (r == 0)
-		r = ipam_etcd__b64_decode(v ? v : "", &kv->value, &kv->vlen);
-	if (r < 0)
-		return ipam_etcd__fail(r, "etcd", k, "range answer: bad base64");
-	kv->mod_rev = get_i64(j, "mod_revision");
-	return 0;
-}
-
 int ipam_etcd__range(ipam_etcd__client *c, const char *key, const char *range_end,
 		     int64_t min_mod_rev, struct ipam_etcd__kvs *out)
 {
@@ -88,7 +47,7 @@ int ipam_etcd__range(ipam_etcd__client *c, const char *key, const char *range_en
 int ipam_etcd__range_ex(ipam_etcd__client *c, const char *key, const char *range_end,
 			int64_t min_mod_rev, int keys_only, struct ipam_etcd__kvs *out)
 {
-	json_t *body = json_object(), *resp = NULL, *kvs;
+	json_t *body = json_object(), *resp = NULL;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -105,22 +64,8 @@ int ipam_etcd__range_ex(ipam_etcd__client *c, const char *key, const char *range
 	json_decref(body);
 	if (r < 0)
 		return r;
-	out->revision = get_i64(json_object_get(resp, "header"), "revision");
-	kvs = json_object_get(resp, "kvs");
-	if (json_array_size(kvs)) {
-		out->v = calloc(json_array_size(kvs), sizeof(*out->v));
-		if (!out->v)
-			r = ipam_etcd__fail(-ENOMEM, NULL, NULL, NULL);
-	}
-	for (size_t i = 0; r == 0 && i < json_array_size(kvs); i++) {
-		r = kv_from_json(json_array_get(kvs, i), &out->v[i]);
-		out->n++;
-	}
-	if (r == 0 && out->revision <= 0)
-		r = ipam_etcd__fail(-EIO, "etcd", key, "range answer without a header revision");
+	r = ipam_etcd__range_answer(resp, key, out);
 	json_decref(resp);
-	if (r < 0)
-		ipam_etcd__kvs_free(out);
 	return r;
 }
 
@@ -196,7 +141,7 @@ int ipam_etcd__txn_run(ipam_etcd__client *c, struct ipam_etcd__txn *t, int *ok, 
 	if (r < 0)
 		return r;
 	*ok = json_is_true(json_object_get(resp, "succeeded"));
-	*rev = get_i64(json_object_get(resp, "header"), "revision");
+	*rev = ipam_etcd__json_i64(json_object_get(resp, "header"), "revision");
 	json_decref(resp);
 	if (*rev <= 0)
 		return ipam_etcd__fail(-EIO, "etcd", NULL, "txn answer without a header revision");
