@@ -394,34 +394,45 @@ static int decode_lease(const struct dec *d, json_t *o, const ipam_pool *p, ipam
 	return 0;
 }
 
-int ipam_etcd__block_decode(const ipam_pool *p, unsigned shift, ipam_u128 idx, const char *key,
-			    const char *val, size_t len, int64_t mod_rev, struct ipam_etcd__block *out)
+/* Parse a block value: its document and its "leases" array, or -EBADMSG. */
+static int load_block(const char *key, const char *val, size_t len, json_t **doc, json_t **leases)
 {
-	struct dec d = { key, 0 };
 	json_error_t err;
-	json_t *doc, *leases;
-	ipam_lease *l;
-	int r = 0;
 
-	memset(out, 0, sizeof(*out));
-	if (len == 0)
-		return 0;
-	doc = json_loadb(val, len, JSON_REJECT_DUPLICATES, &err);
-	if (!doc)
+	*doc = json_loadb(val, len, JSON_REJECT_DUPLICATES, &err);
+	if (!*doc)
 		return ipam_etcd__fail(-EBADMSG, "etcd key", key, "not JSON: %s", err.text);
-	leases = json_object_get(doc, "leases");
-	if (json_integer_value(json_object_get(doc, "v")) != FORMAT_VERSION || !json_is_array(leases)) {
-		json_decref(doc);
+	*leases = json_object_get(*doc, "leases");
+	if (json_integer_value(json_object_get(*doc, "v")) != FORMAT_VERSION ||
+	    !json_is_array(*leases)) {
+		json_decref(*doc);
 		return ipam_etcd__fail(-EBADMSG, "etcd key", key,
 				       "not a version %d block value ({\"v\":1,\"leases\":[...]})",
 				       FORMAT_VERSION);
 	}
+	return 0;
+}
+
+int ipam_etcd__block_decode(const ipam_pool *p, unsigned shift, ipam_u128 idx, const char *key,
+			    const char *val, size_t len, int64_t mod_rev, struct ipam_etcd__block *out)
+{
+	struct dec d = { key, 0 };
+	json_t *doc, *leases;
+	ipam_lease *l;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (len == 0)
+		return 0;
+	if ((r = load_block(key, val, len, &doc, &leases)) < 0)
+		return r;
 	l = malloc(sizeof(*l));
 	if (!l) {
 		json_decref(doc);
 		return ipam_etcd__fail(-ENOMEM, NULL, NULL, NULL);
 	}
 	for (size_t i = 0; r == 0 && i < json_array_size(leases); i++) {
+		char addr[IPAM_ADDR_STRLEN];
 		ipam_u128 at;
 		d.i = (unsigned)i;
 		r = decode_lease(&d, json_array_get(leases, i), p, l, mod_rev);
@@ -433,7 +444,11 @@ int ipam_etcd__block_decode(const ipam_pool *p, unsigned shift, ipam_u128 idx, c
 			break;
 		at = ipam_etcd__block_index(p, &l->addr, shift);
 		if (at.hi != idx.hi || at.lo != idx.lo)
-			r = bad(&d, "the address belongs to another block");
+			r = ipam_etcd__fail(-EBADMSG, "etcd key", key,
+					    "lease %u: %s is in another block of pool %s (blocks "
+					    "count from the subnet's first address, which may not move)",
+					    d.i, ipam_addr_format(&l->addr, addr, sizeof(addr)) < 0 ? "?" : addr,
+					    ipam_pool_name(p));
 		else if (ipam_etcd__block_find(out, &l->addr, NULL) >= 0)
 			r = bad(&d, "two leases for one address");
 		else if (ipam_etcd__block_put(out, l) < 0)
@@ -448,20 +463,13 @@ int ipam_etcd__block_decode(const ipam_pool *p, unsigned shift, ipam_u128 idx, c
 
 int ipam_etcd__block_gone(const char *key, const char *pool, const char *val, size_t len)
 {
-	json_error_t err;
 	json_t *doc, *leases;
-	int r = 0;
+	int r;
 
 	if (len == 0)
 		return 0;
-	doc = json_loadb(val, len, JSON_REJECT_DUPLICATES, &err);
-	if (!doc)
-		return ipam_etcd__fail(-EBADMSG, "etcd key", key, "not JSON: %s", err.text);
-	leases = json_object_get(doc, "leases");
-	if (json_integer_value(json_object_get(doc, "v")) != FORMAT_VERSION || !json_is_array(leases))
-		r = ipam_etcd__fail(-EBADMSG, "etcd key", key,
-				    "not a version %d block value ({\"v\":1,\"leases\":[...]})",
-				    FORMAT_VERSION);
+	if ((r = load_block(key, val, len, &doc, &leases)) < 0)
+		return r;
 	for (size_t i = 0; r == 0 && i < json_array_size(leases); i++) {
 		json_t *o = json_array_get(leases, i);
 		const char *state = json_string_value(json_object_get(o, "state"));

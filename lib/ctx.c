@@ -99,6 +99,7 @@ static int view_committed(ipam_view *view)
 IPAM_EXPORT int ipam_ctx_add_poolset(ipam_ctx *ctx, ipam_poolset *set)
 {
 	ipam_view *view = NULL;
+	struct ipam__claimset *claims;
 	unsigned n;
 	int r;
 
@@ -118,8 +119,25 @@ IPAM_EXPORT int ipam_ctx_add_poolset(ipam_ctx *ctx, ipam_poolset *set)
 		pthread_mutex_unlock(&ctx->lock);
 		return ipam__fail(-E2BIG, "poolset", NULL, "at most %d pool sets", IPAM__CTX_MAX_SETS);
 	}
+	/* The context's own part first: once the store has attached the set
+	 * (on the memory store, perhaps taken a new definition), nothing fails. */
+	claims = ipam__zalloc(claimset_size(ipam_poolset_count(set)));
+	if (!claims) {
+		pthread_mutex_unlock(&ctx->lock);
+		return ipam__fail_code(-ENOMEM);
+	}
 	r = ipam__store_attach(ctx->store, set, &view);
-	if (r == 0 && ctx->opt.spread && (!ipam__store_direct(ctx->store) || !view_committed(view))) {
+	if (r == 0 && view->npools != ipam_poolset_count(set)) {
+		ipam__store_detach(ctx->store, view);
+		r = ipam__fail(-EIO, "store", NULL, "attach returned a view of %u pools for a set of %u",
+			       view->npools, ipam_poolset_count(set));
+	}
+	if (r < 0) {
+		ipam__release(claims, claimset_size(ipam_poolset_count(set)));
+		pthread_mutex_unlock(&ctx->lock);
+		return r;
+	}
+	if (ctx->opt.spread && (!ipam__store_direct(ctx->store) || !view_committed(view))) {
 		/* A per-client starting point, drawn from this context's seed.
 		 * On the memory store only while nothing is committed: its
 		 * contexts share the view and its cursor, and a later
@@ -136,15 +154,10 @@ IPAM_EXPORT int ipam_ctx_add_poolset(ipam_ctx *ctx, ipam_poolset *set)
 			pthread_mutex_unlock(&ps->cursor_lock);
 		}
 	}
-	if (r == 0) {
+	{
 		struct ipam__set_entry *en = &ctx->sets[n];
 		pthread_condattr_t ca;
-		en->claims = ipam__zalloc(claimset_size(view->npools));
-		if (!en->claims) {
-			ipam__store_detach(ctx->store, view);
-			pthread_mutex_unlock(&ctx->lock);
-			return ipam__fail_code(-ENOMEM);
-		}
+		en->claims = claims;
 		pthread_mutex_init(&en->claim_lock, NULL);
 		pthread_condattr_init(&ca);
 		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

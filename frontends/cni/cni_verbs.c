@@ -323,9 +323,11 @@ int cni_cmd_add(cni_call *call, json_t **result, ipam_netconf_error *err)
 	*result = NULL;
 	if (session_open(&s, call, SCOPE_ADD, err) < 0)
 		return -1;
-	r = cni_store_save_definition(s.store, call->conf, s.set, err);
+	r = allocate(&s, call, out, &n, err);
+	/* Kept once a commit went through with it (the store's leases fit
+	 * it then): what DEL and GC fall back on (session_open_any()). */
 	if (!r)
-		r = allocate(&s, call, out, &n, err);
+		r = cni_store_save_definition(s.store, call->conf, s.set, err);
 	if (!r)
 		r = cni_result_build(call, s.set, out, n, result, err);
 	session_close(&s);
@@ -353,6 +355,24 @@ static int attachment_leases(cni_session *s, const cni_call *call, ipam_lease *o
 	return 0;
 }
 
+/*
+ * session_open(), or, when the store refuses the configuration because of
+ * leases it no longer covers (a range set removed, a range narrowed), a
+ * session under the definition kept with the store, the last one an ADD
+ * committed with: so that DEL and GC still release what containers hold.
+ * On failure the first error stands.
+ */
+static int session_open_any(cni_session *s, cni_call *call, int scoped, ipam_netconf_error *err)
+{
+	ipam_poolset *saved;
+	ipam_netconf_error e2;
+
+	if (session_open(s, call, scoped, err) == 0)
+		return 0;
+	saved = session_refused ? cni_store_saved_set(call->conf) : NULL;
+	return saved && session_open_set(s, call, scoped, saved, &e2) == 0 ? 0 : -1;
+}
+
 int cni_cmd_del(cni_call *call, ipam_netconf_error *err)
 {
 	ipam_lease l[4 * IPAM_NETCONF_MAX_POOLS];
@@ -360,16 +380,8 @@ int cni_cmd_del(cni_call *call, ipam_netconf_error *err)
 	cni_session s;
 	int r;
 
-	if (session_open(&s, call, SCOPE_CONTAINER, err) < 0) {
-		/* The configuration no longer covers leases the store holds (a
-		 * range set removed, a range narrowed): release this
-		 * container's under the definition they were taken with, which
-		 * the store keeps, so that the runtime's DEL still succeeds. */
-		ipam_poolset *saved = session_refused ? cni_store_saved_set(call->conf) : NULL;
-		ipam_netconf_error e2;
-		if (!saved || session_open_set(&s, call, SCOPE_CONTAINER, saved, &e2) < 0)
-			return -1; /* the first error stands */
-	}
+	if (session_open_any(&s, call, SCOPE_CONTAINER, err) < 0)
+		return -1;
 	r = attachment_leases(&s, call, l, &n, &others, err);
 	if (!r && n && !others) {
 		/* The usual case: one commit releases the attachment's leases. */
@@ -468,7 +480,8 @@ int cni_cmd_gc(cni_call *call, ipam_netconf_error *err)
 
 	if (r < 0)
 		return lib_error(err, r, "cannot create the GC oracle");
-	if (cni_parse_attachments(call->root, oracle, err) < 0 || session_open(&s, call, SCOPE_NONE, err) < 0) {
+	if (cni_parse_attachments(call->root, oracle, err) < 0 ||
+	    session_open_any(&s, call, SCOPE_NONE, err) < 0) {
 		ipam_gc_oracle_free(oracle);
 		return -1;
 	}

@@ -90,7 +90,10 @@ ipam_ctx *ipam_ctx_free(ipam_ctx *ctx);
  * their generations and times. Refused, with nothing changed and a message
  * naming the lease, if a held lease (bound, suspect or reserved) would be
  * left in a pool the set no longer has or at an address its pool no longer
- * hands out: -EINVAL. Quarantined addresses that the new
+ * hands out: -EINVAL. (The etcd store's blocks layout numbers a pool's
+ * blocks from its subnet's first address: a pool holding leases whose
+ * subnet would start elsewhere gets -EBADMSG, its blocks no longer matching
+ * their keys.) Quarantined addresses that the new
  * definition does not keep (no quarantine, or no longer handed out) are
  * free. Leases released since do not count, even if a file store's log
  * still records them. On the memory store, whose contexts share one view
@@ -98,7 +101,8 @@ ipam_ctx *ipam_ctx_free(ipam_ctx *ctx);
  * -EBUSY if one holds it defined otherwise (the same pools in the same
  * order, with the same ranges, exclusions, gateway, index, policy and
  * quarantine; routes, DNS and VLAN may differ); its next-fit cursors carry
- * over.
+ * over. (The store's view of the set is then a new one: see the detach
+ * method in <ipam/store.h>.)
  */
 int ipam_ctx_add_poolset(ipam_ctx *ctx, ipam_poolset *set);
 

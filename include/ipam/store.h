@@ -110,9 +110,10 @@ typedef struct ipam_store_ops {
 	 * or another negative code (nothing changed). */
 	int (*commit)(ipam_store *st, ipam_view *view, const ipam_txn *txn, uint64_t *rev);
 	/* A context is done with a view it attached. The store frees the view
-	 * when it sees fit (the memory store keeps it, and its leases, until
-	 * it is destroyed); another attach of the set may return the same
-	 * view. */
+	 * when it sees fit: after detach, the view must not be used. (The
+	 * memory store keeps it, and its leases, until it is destroyed or the
+	 * set is defined anew while no context holds it; another attach of
+	 * the set may return the same view.) */
 	void (*detach)(ipam_store *st, ipam_view *view);
 } ipam_store_ops;
 

@@ -393,7 +393,7 @@ static int settle(ipam_view *v, int r)
 
 /* Parse the log from s->applied to its end into the view. With `repair`
  * (exclusive lock held) a torn last record is cut off. */
-static int catch_up(struct filestore *fs, struct fset *s, int repair)
+static int catch_up_once(struct filestore *fs, struct fset *s, int repair)
 {
 	struct load_ctx lc = { s->view, NULL, 0, 0, -1, NULL, NULL, 0, { NULL }, { 0 } };
 	struct ipam__ff_handler h = { &lc, NULL, NULL, NULL, NULL, on_commit, 0, NULL };
@@ -442,6 +442,27 @@ static int catch_up(struct filestore *fs, struct fset *s, int repair)
 		     file, res.good_end);
 	}
 	return 0;
+}
+
+/* A failed catch-up or load may have applied part of the files (a replay
+ * fails at its end when a lease is left that the set no longer covers,
+ * after the view's revision moved past it): the set is marked for a whole
+ * reload, so that a retry cannot skip what was applied and miss it, and
+ * nothing set aside stays in the view. */
+static int failed_load(struct fset *s, int r)
+{
+	if (r < 0) {
+		ipam_view_lock(s->view);
+		ipam__view_stranded_clear(s->view);
+		ipam_view_unlock(s->view);
+		s->broken = 1;
+	}
+	return r;
+}
+
+static int catch_up(struct filestore *fs, struct fset *s, int repair)
+{
+	return failed_load(s, catch_up_once(fs, s, repair));
 }
 
 static int open_log(struct filestore *fs, struct fset *s, uint64_t snap_rev)
@@ -504,7 +525,7 @@ static uint64_t snap_count_hint(const uint8_t *p, size_t len)
 }
 
 /* Everything from disk (exclusive lock held): snapshot, then log. */
-static int load_all(struct filestore *fs, struct fset *s)
+static int load_all_once(struct filestore *fs, struct fset *s)
 {
 	char file[FNAME_MAX];
 	struct ipam__view_loader ld;
@@ -588,6 +609,11 @@ static int load_all(struct filestore *fs, struct fset *s)
 	if (r < 0)
 		return r;
 	return catch_up(fs, s, 1);
+}
+
+static int load_all(struct filestore *fs, struct fset *s)
+{
+	return failed_load(s, load_all_once(fs, s));
 }
 
 /* With the exclusive lock: make the view current, reloading if needed. */

@@ -406,6 +406,22 @@ END_TEST
  * nothing is lost; DEL of those containers succeeds under the new
  * configuration (released under the definition kept with the store); then
  * ADD works. Widening a range keeps every lease. */
+static cni_out call_ok(const char *cmd, const char *cid, const char *conf)
+{
+	cni_out o = call(cmd, cid, NULL, conf);
+	ck_assert_msg(o.status == 0, "%s %s: %s", cmd, cid, o.text);
+	return o;
+}
+
+/* ADD refused with code 7, the message naming a lease by both strings. */
+static void add_refused(const char *cid, const char *conf, const char *owner, const char *addr)
+{
+	cni_out o = call("ADD", cid, NULL, conf);
+	ck_assert_int_eq(cni_err_code(&o), 7);
+	ck_assert_msg(strstr(o.text, owner) && strstr(o.text, addr), "%s", o.text);
+	cni_out_free(&o);
+}
+
 START_TEST(config_change_under_containers)
 {
 	char *a = cni_conf("1.0.0", "net", dir,
@@ -420,50 +436,67 @@ START_TEST(config_change_under_containers)
 			   "\"ranges\": [[{\"subnet\": \"10.22.0.0/24\", \"rangeStart\": \"10.22.0.70\", "
 			   "\"rangeEnd\": \"10.22.0.90\"}]]",
 			   NULL);
-	cni_out o = call("ADD", "c1", NULL, a), p;
-	ck_assert_msg(o.status == 0, "%s", o.text);
+	char held[64];
+	cni_out o = call_ok("ADD", "c1", a);
 	ck_assert_str_eq(cni_ip(&o, 0), "10.22.0.50/24");
 	cni_out_free(&o);
 	/* The v6 range set removed while c1 holds an address in it. */
-	o = call("ADD", "c2", NULL, b);
-	ck_assert_int_eq(cni_err_code(&o), 7);
-	ck_assert_msg(strstr(o.text, "c1") && strstr(o.text, "fd00:22::"), "%s", o.text);
-	cni_out_free(&o);
-	o = call("ADD", "c1", NULL, a); /* nothing lost: the same addresses */
-	ck_assert_msg(o.status == 0, "%s", o.text);
+	add_refused("c2", b, "c1", "fd00:22::");
+	o = call_ok("ADD", "c1", a); /* nothing lost: the same addresses */
 	ck_assert_str_eq(cni_ip(&o, 0), "10.22.0.50/24");
 	ck_assert(strncmp(cni_ip(&o, 1), "fd00:22::", 9) == 0);
 	cni_out_free(&o);
-	o = call("DEL", "c1", NULL, b);
-	ck_assert_msg(o.status == 0, "%s", o.text);
+	o = call_ok("DEL", "c1", b);
 	cni_out_free(&o);
-	o = call("ADD", "c2", NULL, b);
-	ck_assert_msg(o.status == 0, "%s", o.text);
+	o = call_ok("ADD", "c2", b);
 	ck_assert_int_eq(json_array_size(json_object_get(o.json, "ips")), 1);
-	/* Narrowed past c2's address: refused, then DEL, then fine. */
-	char held[64];
 	snprintf(held, sizeof(held), "%s", cni_ip(&o, 0));
 	*strchr(held, '/') = '\0';
-	p = call("ADD", "c3", NULL, c);
-	ck_assert_int_eq(cni_err_code(&p), 7);
-	ck_assert_msg(strstr(p.text, held) && strstr(p.text, "c2"), "%s", p.text);
-	cni_out_free(&p);
 	cni_out_free(&o);
-	o = call("DEL", "c2", NULL, c);
-	ck_assert_msg(o.status == 0, "%s", o.text);
+	/* Narrowed past c2's address: refused, then DEL, then fine. */
+	add_refused("c3", c, "c2", held);
+	o = call_ok("DEL", "c2", c);
 	cni_out_free(&o);
-	o = call("ADD", "c3", NULL, c);
-	ck_assert_msg(o.status == 0, "%s", o.text);
+	o = call_ok("ADD", "c3", c);
 	ck_assert_str_eq(cni_ip(&o, 0), "10.22.0.70/24");
 	cni_out_free(&o);
 	/* Widened again: c3 keeps its address. */
-	o = call("ADD", "c3", NULL, b);
-	ck_assert_msg(o.status == 0, "%s", o.text);
+	o = call_ok("ADD", "c3", b);
 	ck_assert_str_eq(cni_ip(&o, 0), "10.22.0.70/24");
 	cni_out_free(&o);
 	free(a);
 	free(b);
 	free(c);
+}
+END_TEST
+
+/* A container that leaked (no DEL will come) holds an address in a range
+ * set since removed: GC under the new configuration still collects it,
+ * and ADD works afterwards. */
+START_TEST(gc_after_config_change)
+{
+	char *a = cni_conf("1.1.0", "net", dir, DUAL, NULL);
+	char *b = cni_conf("1.1.0", "net", dir, "\"ranges\": [[{\"subnet\": \"10.22.0.0/24\"}]]", NULL);
+	char *gc;
+	cni_out o = call_ok("ADD", "leaked", a);
+	cni_out_free(&o);
+	o = call_ok("ADD", "kept", a);
+	cni_out_free(&o);
+	add_refused("new", b, "leaked", "fd00:22::");
+	ck_assert(asprintf(&gc, "%.*s, \"cni.dev/valid-attachments\": [{\"containerID\": \"kept\", "
+			   "\"ifname\": \"eth0\"}]}", (int)strlen(b) - 1, b) > 0);
+	cni_call_spec c = { .command = "GC", .no_netns = 1 };
+	o = cni_exec(&c, gc);
+	ck_assert_msg(o.status == 0, "%s", o.text);
+	cni_out_free(&o);
+	add_refused("new", b, "kept", "fd00:22::"); /* its DEL has not come yet */
+	o = call_ok("DEL", "kept", b);
+	cni_out_free(&o);
+	o = call_ok("ADD", "new", b);
+	cni_out_free(&o);
+	free(gc);
+	free(a);
+	free(b);
 }
 END_TEST
 
@@ -487,6 +520,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, v6_only_and_exact_addresses);
 	tcase_add_test(tc, error_codes);
 	tcase_add_test(tc, config_change_under_containers);
+	tcase_add_test(tc, gc_after_config_change);
 	suite_add_tcase(s, tc);
 	return s;
 }
