@@ -443,6 +443,8 @@ int ipam_etcd__block_decode(const ipam_pool *p, unsigned shift, ipam_u128 idx, c
 		if (r)
 			break;
 		at = ipam_etcd__block_index(p, &l->addr, shift);
+		if ((at.hi != idx.hi || at.lo != idx.lo) && l->state == IPAM_LEASE_QUARANTINED)
+			continue; /* a wait, as decode_lease() drops those it cannot place */
 		if (at.hi != idx.hi || at.lo != idx.lo)
 			r = ipam_etcd__fail(-EBADMSG, "etcd key", key,
 					    "lease %u: %s is in another block of pool %s (blocks "

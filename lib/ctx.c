@@ -128,9 +128,9 @@ IPAM_EXPORT int ipam_ctx_add_poolset(ipam_ctx *ctx, ipam_poolset *set)
 	}
 	r = ipam__store_attach(ctx->store, set, &view);
 	if (r == 0 && view->npools != ipam_poolset_count(set)) {
-		ipam__store_detach(ctx->store, view);
 		r = ipam__fail(-EIO, "store", NULL, "attach returned a view of %u pools for a set of %u",
 			       view->npools, ipam_poolset_count(set));
+		ipam__store_detach(ctx->store, view);
 	}
 	if (r < 0) {
 		ipam__release(claims, claimset_size(ipam_poolset_count(set)));

@@ -92,8 +92,9 @@ ipam_ctx *ipam_ctx_free(ipam_ctx *ctx);
  * left in a pool the set no longer has or at an address its pool no longer
  * hands out: -EINVAL. (The etcd store's blocks layout numbers a pool's
  * blocks from its subnet's first address: a pool holding leases whose
- * subnet would start elsewhere gets -EBADMSG, its blocks no longer matching
- * their keys.) Quarantined addresses that the new
+ * subnet would start elsewhere, widened or narrowed, gets -EBADMSG, its
+ * blocks no longer matching their keys; ranges may change freely within
+ * the subnet.) Quarantined addresses that the new
  * definition does not keep (no quarantine, or no longer handed out) are
  * free. Leases released since do not count, even if a file store's log
  * still records them. On the memory store, whose contexts share one view

@@ -137,6 +137,28 @@ static inline const char *cni_ip(const cni_out *o, size_t i)
 	return json_string_value(json_object_get(ip, "address"));
 }
 
+/* The whole of a file, NUL-terminated (asserts it can be read). Caller frees. */
+static inline char *cni_read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *s = NULL;
+	size_t n = 0;
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	for (;;) {
+		char *g = realloc(s, n + 4097);
+		size_t got;
+		ck_assert_ptr_nonnull(g);
+		s = g;
+		got = fread(s + n, 1, 4096, f);
+		n += got;
+		if (got < 4096)
+			break;
+	}
+	s[n] = '\0';
+	fclose(f);
+	return s;
+}
+
 /* A fresh 0700 directory for a store. */
 static inline char *cni_tmpdir(void)
 {

@@ -500,6 +500,39 @@ START_TEST(gc_after_config_change)
 }
 END_TEST
 
+/* The definition kept with the store is written by an ADD whose commit
+ * went through: an ADD refused after opening the store (its address
+ * taken) leaves the kept one as it was. */
+START_TEST(kept_definition_after_commit)
+{
+	char *a = cni_conf("1.0.0", "net", dir, "\"ranges\": [[{\"subnet\": \"10.22.0.0/24\"}]]", NULL);
+	char *b = cni_conf("1.0.0", "net", dir,
+			   "\"ranges\": [[{\"subnet\": \"10.22.0.0/24\"}]], "
+			   "\"routes\": [{\"dst\": \"192.168.0.0/16\"}]",
+			   NULL);
+	char path[600], *kept;
+	cni_out o = call_ok("ADD", "c1", a);
+	cni_out_free(&o);
+	snprintf(path, sizeof(path), "%s/net.conf.json", dir);
+	kept = cni_read_file(path);
+	ck_assert_ptr_null(strstr(kept, "192.168.0.0"));
+	o = call("ADD", "c2", "IP=10.22.0.2", b); /* c1's */
+	ck_assert_int_eq(cni_err_code(&o), 101);
+	cni_out_free(&o);
+	free(kept);
+	kept = cni_read_file(path);
+	ck_assert_msg(!strstr(kept, "192.168.0.0"), "%s", kept);
+	free(kept);
+	o = call_ok("ADD", "c2", b);
+	cni_out_free(&o);
+	kept = cni_read_file(path);
+	ck_assert_ptr_nonnull(strstr(kept, "192.168.0.0"));
+	free(kept);
+	free(a);
+	free(b);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("cni-protocol");
@@ -521,6 +554,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, error_codes);
 	tcase_add_test(tc, config_change_under_containers);
 	tcase_add_test(tc, gc_after_config_change);
+	tcase_add_test(tc, kept_definition_after_commit);
 	suite_add_tcase(s, tc);
 	return s;
 }
