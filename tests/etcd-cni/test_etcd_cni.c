@@ -287,9 +287,10 @@ START_TEST(two_nodes)
 }
 END_TEST
 
-/* A range set removed under a running container, on etcd: ADD refused
- * (code 7) naming the lease, DEL under the new configuration released
- * through the definition kept in etcd, then ADD works. */
+/* A range set removed under running containers, on etcd: ADD refused
+ * (code 7) naming a lease; DEL of one container and GC of one that leaked,
+ * both under the new configuration, release through the definition kept in
+ * etcd (GC scoped to this node); then ADD works. */
 static char *chg_conf(int dual)
 {
 	char *s;
@@ -304,17 +305,30 @@ static char *chg_conf(int dual)
 
 START_TEST(config_change)
 {
-	char *a = chg_conf(1), *b = chg_conf(0);
-	cni_out o = call(a, "ADD", "k1");
+	char *a = chg_conf(1), *b = chg_conf(0), *gc;
+	cni_out o = call(a, "ADD", "k0"); /* leaks: no DEL will come */
+	ck_assert_msg(o.status == 0, "%s", o.text);
+	cni_out_free(&o);
+	o = call(a, "ADD", "k1");
 	ck_assert_msg(o.status == 0, "%s", o.text);
 	cni_out_free(&o);
 	o = call(b, "ADD", "k2");
 	ck_assert_int_eq(cni_err_code(&o), 7);
-	ck_assert_msg(strstr(o.text, "k1") && strstr(o.text, "fd00:78::"), "%s", o.text);
+	ck_assert_msg(strstr(o.text, "fd00:78::"), "%s", o.text);
 	cni_out_free(&o);
 	o = call(b, "DEL", "k1");
 	ck_assert_msg(o.status == 0, "%s", o.text);
 	cni_out_free(&o);
+	o = call(b, "ADD", "k2");
+	ck_assert_int_eq(cni_err_code(&o), 7);
+	ck_assert_msg(strstr(o.text, "k0"), "%s", o.text);
+	cni_out_free(&o);
+	ck_assert(asprintf(&gc, "%.*s, \"cni.dev/valid-attachments\": []}", (int)strlen(b) - 1, b) > 0);
+	cni_call_spec c = { .command = "GC", .no_netns = 1 };
+	o = cni_exec(&c, gc);
+	ck_assert_msg(o.status == 0, "%s", o.text);
+	cni_out_free(&o);
+	free(gc);
 	o = call(b, "ADD", "k2");
 	ck_assert_msg(o.status == 0, "%s", o.text);
 	ck_assert_int_eq(json_array_size(json_object_get(o.json, "ips")), 1);
