@@ -211,12 +211,12 @@ static int mem_redefine(struct memstore_set *e, const ipam_poolset *set)
 	}
 	if (r == 0 && nq)
 		qsort(q, nq, sizeof(*q), qrec_cmp);
-	if (r == 0) /* none: misfit() refused them first */
-		r = ipam__view_stranded(nv);
 	for (size_t i = 0; i < nq && r == 0; i++) {
 		ipam__rec_export(ov, q[i].x, ipam_pool_name(ov->pools[q[i].x->pool].pool), &op->lease);
 		r = carry(nv, ov, q[i].x, map[q[i].x->pool], op);
 	}
+	if (r == 0) /* none set aside: misfit() refused them first */
+		r = ipam__view_stranded(nv);
 	if (r == 0) {
 		for (unsigned i = 0; i < ov->npools; i++) {
 			struct ipam__pool_state *os = &ov->pools[i], *ns;
