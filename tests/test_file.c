@@ -75,6 +75,14 @@ static int alloc(ipam_ctx *ctx, const char *owner, const char *att, ipam_lease o
 	return ipam_allocate(ctx, &r, out, &n);
 }
 
+/* The end of a test: "net" passes ipam_verify(), then both go. */
+static void verified_close(ipam_ctx *ctx, ipam_store *st)
+{
+	ck_assert_msg(ipam_verify(ctx, "net") == 0, "%s", ipam_last_error_message());
+	ipam_ctx_free(ctx);
+	ipam_store_free(st);
+}
+
 /* "net" with the standard v4 pool and, if `old`, a large pool "old". */
 static int add_net(ipam_ctx *ctx, int old)
 {
@@ -141,9 +149,7 @@ START_TEST(pool_removed_at_scale)
 	ctx = fx_ctx(st, 0);
 	ck_assert_msg(add_net(ctx, 0) == 0, "%s", ipam_last_error_message());
 	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 0);
-	ck_assert_int_eq(ipam_verify(ctx, "net"), 0);
-	ipam_ctx_free(ctx);
-	ipam_store_free(st);
+	verified_close(ctx, st);
 }
 END_TEST
 
@@ -178,9 +184,7 @@ START_TEST(uncovered_lease_from_another_process)
 	sb = open_store(IPAM_DURABILITY_NONE, 0);
 	cb = open_ctx(sb);
 	ck_assert_int_eq(ipam_lookup_addr(cb, "net", &out[1].addr, &l), 0);
-	ck_assert_int_eq(ipam_verify(cb, "net"), 0);
-	ipam_ctx_free(cb);
-	ipam_store_free(sb);
+	verified_close(cb, sb);
 }
 END_TEST
 
@@ -220,9 +224,7 @@ START_TEST(persistence)
 	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 2);
 	ck_assert_int_eq(ipam_lookup_addr(ctx, "net", &a[1].addr, &l), 0);
 	ck_assert_uint_eq(l.generation, a[1].generation);
-	ck_assert_int_eq(ipam_verify(ctx, "net"), 0);
-	ipam_ctx_free(ctx);
-	ipam_store_free(st);
+	verified_close(ctx, st);
 }
 END_TEST
 

@@ -303,26 +303,29 @@ static char *chg_conf(int dual)
 	return s;
 }
 
+/* conf's cmd for cid succeeds (0) or fails with CNI code `code`, its
+ * message naming `needle`. */
+static void expect(const char *conf, const char *cmd, const char *cid, int code, const char *needle)
+{
+	cni_out o = call(conf, cmd, cid);
+	if (code)
+		ck_assert_int_eq(cni_err_code(&o), code);
+	else
+		ck_assert_msg(o.status == 0, "%s %s: %s", cmd, cid, o.text);
+	if (needle)
+		ck_assert_msg(strstr(o.text, needle), "%s", o.text);
+	cni_out_free(&o);
+}
+
 START_TEST(config_change)
 {
 	char *a = chg_conf(1), *b = chg_conf(0), *gc;
-	cni_out o = call(a, "ADD", "k0"); /* leaks: no DEL will come */
-	ck_assert_msg(o.status == 0, "%s", o.text);
-	cni_out_free(&o);
-	o = call(a, "ADD", "k1");
-	ck_assert_msg(o.status == 0, "%s", o.text);
-	cni_out_free(&o);
-	o = call(b, "ADD", "k2");
-	ck_assert_int_eq(cni_err_code(&o), 7);
-	ck_assert_msg(strstr(o.text, "fd00:78::"), "%s", o.text);
-	cni_out_free(&o);
-	o = call(b, "DEL", "k1");
-	ck_assert_msg(o.status == 0, "%s", o.text);
-	cni_out_free(&o);
-	o = call(b, "ADD", "k2");
-	ck_assert_int_eq(cni_err_code(&o), 7);
-	ck_assert_msg(strstr(o.text, "k0"), "%s", o.text);
-	cni_out_free(&o);
+	cni_out o;
+	expect(a, "ADD", "k0", 0, NULL); /* leaks: no DEL will come */
+	expect(a, "ADD", "k1", 0, NULL);
+	expect(b, "ADD", "k2", 7, "fd00:78::");
+	expect(b, "DEL", "k1", 0, NULL);
+	expect(b, "ADD", "k2", 7, "k0");
 	ck_assert(asprintf(&gc, "%.*s, \"cni.dev/valid-attachments\": []}", (int)strlen(b) - 1, b) > 0);
 	cni_call_spec c = { .command = "GC", .no_netns = 1 };
 	o = cni_exec(&c, gc);
