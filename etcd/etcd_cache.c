@@ -147,21 +147,9 @@ static int is_bound(const ipam_lease *l)
 static int apply_one(ipam_view *v, unsigned pool, ipam_op_kind kind, const ipam_lease *l,
 		     uint64_t rev)
 {
-	const ipam_pool *p = ipam_poolset_pool(ipam_view_poolset(v), pool);
-	uint32_t qs = 0, qa = 0;
 	ipam_op op;
 	ipam_txn txn;
 
-	/* A wait before reuse that the pool, defined anew, no longer keeps
-	 * (no quarantine, or an address it no longer hands out) is dropped:
-	 * the address is free, as the file and memory stores load it. */
-	if (kind == IPAM_OP_PUT && l->state == IPAM_LEASE_QUARANTINED && p) {
-		ipam_pool_quarantine(p, &qs, &qa, NULL);
-		if (ipam_pool_is_allocatable(p, &l->addr) != 1)
-			return 0;
-		if (!qs && !qa)
-			kind = IPAM_OP_DELETE;
-	}
 	memset(&op, 0, sizeof(op));
 	op.kind = kind;
 	op.pool = pool;

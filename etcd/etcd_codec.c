@@ -381,11 +381,16 @@ static int decode_lease(const struct dec *d, json_t *o, const ipam_pool *p, ipam
 		memcpy(l->attrs[i].value, v, strlen(v) + 1);
 		l->nattrs++;
 	}
-	if (ipam_pool_is_allocatable(p, &l->addr) != 1) {
-		/* A wait before reuse at an address the pool (defined anew)
-		 * no longer hands out is dropped; a lease there is an error. */
-		if (l->state == IPAM_LEASE_QUARANTINED)
+	if (l->state == IPAM_LEASE_QUARANTINED) {
+		/* A wait before reuse that the pool (defined anew) no longer
+		 * keeps, having no quarantine or not handing the address out,
+		 * is dropped: the address is free, as the other stores load it. */
+		uint32_t qs = 0, qa = 0;
+		ipam_pool_quarantine(p, &qs, &qa, NULL);
+		if ((!qs && !qa) || ipam_pool_is_allocatable(p, &l->addr) != 1)
 			return 1;
+	}
+	if (ipam_pool_is_allocatable(p, &l->addr) != 1) {
 		return ipam_etcd__fail(-EINVAL, "etcd key", d->key,
 				       "lease %u: the lease of %s at %s is not allocatable in pool %s "
 				       "as now defined",

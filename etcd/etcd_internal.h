@@ -121,7 +121,7 @@ void ipam_etcd__block_fini(struct ipam_etcd__block *b);
  * leases that carry none). Every address must be allocatable in p and fall
  * in block idx (shift: log2 of the block size; 0 = coarse, one block),
  * except a quarantined one, which is left out (a wait the pool, defined
- * anew, can no longer place). -EBADMSG naming key (also for a lease outside block idx, as when
+ * anew, has no quarantine for or can no longer place). -EBADMSG naming key (also for a lease outside block idx, as when
  * p's subnet moved), -EINVAL for a lease at an address p does not hand
  * out, -ENOMEM. An empty value is an empty block. */
 int ipam_etcd__block_decode(const ipam_pool *p, unsigned shift, ipam_u128 idx, const char *key,

@@ -100,33 +100,6 @@ static void mem_destroy(ipam_store *st)
 	ipam__release(m, sizeof(*m));
 }
 
-/* The records of ov that do not fit nv stop a redefinition, except
- * quarantined ones (a wait before reuse, not a lease), which are dropped. */
-static int misfit(const ipam_view *ov, const ipam_view *nv, const struct ipam__rec *x, int j,
-		  const ipam_lease *l, const char *set)
-{
-	const char *pn = ipam_pool_name(ov->pools[x->pool].pool);
-	char a[IPAM_ADDR_STRLEN];
-	ipam__u128 ord;
-
-	if (j >= 0 && l->addr.family == ipam_pool_family(nv->pools[j].pool) &&
-	    ipam__index_ordinal(nv->pools[j].idx, &l->addr, &ord) == 0 &&
-	    (x->state != IPAM_LEASE_QUARANTINED || nv->pools[j].quarantine))
-		return 0;
-	if (x->state == IPAM_LEASE_QUARANTINED)
-		return 1;
-	ipam_addr_format(&l->addr, a, sizeof(a));
-	if (j < 0)
-		return ipam__fail(-EINVAL, "poolset", set,
-				  "pool set %s cannot be redefined: the memory store holds a lease of "
-				  "%s at %s in pool %s, which the new definition lacks",
-				  set, l->owner, a, pn);
-	return ipam__fail(-EINVAL, "poolset", set,
-			  "pool set %s cannot be redefined: the memory store holds a lease of %s "
-			  "at %s, which pool %s no longer hands out",
-			  set, l->owner, a, pn);
-}
-
 /* Quarantined records go in last, oldest release first: the quarantine is
  * a queue in release order. */
 struct qrec {
@@ -158,13 +131,15 @@ static int carry(ipam_view *nv, const ipam_view *ov, const struct ipam__rec *x, 
  * e's set, held by no context, comes back defined as set: move every record
  * of its view to a view of the new definition (pools matched by name), keep
  * the revision and each kept pool's next-fit cursor (as an address), then
- * swap. A lease the new pools do not hand out (a pool gone, an address now
- * excluded or outside the ranges) refuses it all with a message naming it;
- * the store keeps the old definition and view. Under the store's lock.
+ * swap. Records go in as a load puts them (ipam__view_apply_decoded(),
+ * ipam__view_strand_gone()): a wait the new definition cannot keep is
+ * dropped, and a held lease it does not cover (a pool gone, an address now
+ * excluded or outside the ranges) is set aside and refuses it all, with a
+ * message naming it (ipam__view_stranded()); the store keeps the old
+ * definition and view. Under the store's lock.
  */
 static int mem_redefine(struct memstore_set *e, const ipam_poolset *set)
 {
-	const char *name = ipam_poolset_name(set);
 	ipam_poolset *nd = NULL;
 	ipam_view *nv = NULL, *ov = e->view;
 	ipam_op *op = NULL;
@@ -185,14 +160,17 @@ static int mem_redefine(struct memstore_set *e, const ipam_poolset *set)
 	for (size_t b = 0; b < ov->tab[IPAM__LINK_ADDR].nb && r == 0; b++) {
 		for (const struct ipam__rec *x = ipam__chain_head(ov, IPAM__LINK_ADDR, b); x && r == 0;
 		     x = ipam__rec_next(ov, x, IPAM__LINK_ADDR)) {
-			int j = map[x->pool];
-			ipam__rec_export(ov, x, ipam_pool_name(ov->pools[x->pool].pool), &op->lease);
-			if ((r = misfit(ov, nv, x, j, &op->lease, name)) != 0) {
-				r = r > 0 ? 0 : r; /* a dropped wait */
+			const char *pn = ipam_pool_name(ov->pools[x->pool].pool);
+			if (map[x->pool] < 0) {
+				ipam__rec_export(ov, x, pn, &op->lease);
+				r = ipam__view_strand_gone(nv, pn, strlen(pn), &op->lease.addr,
+							   x->state, op->lease.owner,
+							   strlen(op->lease.owner));
 				continue;
 			}
 			if (x->state != IPAM_LEASE_QUARANTINED) {
-				r = carry(nv, ov, x, j, op);
+				ipam__rec_export(ov, x, pn, &op->lease);
+				r = carry(nv, ov, x, map[x->pool], op);
 				continue;
 			}
 			if (nq == qroom) {
@@ -215,7 +193,7 @@ static int mem_redefine(struct memstore_set *e, const ipam_poolset *set)
 		ipam__rec_export(ov, q[i].x, ipam_pool_name(ov->pools[q[i].x->pool].pool), &op->lease);
 		r = carry(nv, ov, q[i].x, map[q[i].x->pool], op);
 	}
-	if (r == 0) /* none set aside: misfit() refused them first */
+	if (r == 0)
 		r = ipam__view_stranded(nv);
 	if (r == 0) {
 		for (unsigned i = 0; i < ov->npools; i++) {

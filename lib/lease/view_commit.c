@@ -43,16 +43,30 @@ static int allocatable(const struct ipam__pool_state *ps, const ipam_addr *a)
 	return a->family == ipam_pool_family(ps->pool) && ipam__index_ordinal(ps->idx, a, &ord) == 0;
 }
 
-/* A quarantined record (a wait before reuse, not a lease) that its pool,
- * defined anew, no longer keeps: no quarantine, or an address it no longer
- * hands out. Loads and replays drop it, leaving the address free; a change
- * set of the library's own with one is refused by op_check(). */
-static int dropped_wait(const ipam_view *v, const ipam_op *op)
+/*
+ * What applying a decoded op (a load or a replay, under a definition that
+ * may be newer than the op) does with it:
+ * OP_APPLY    as given;
+ * OP_OFF_POOL its address is not handed out by its pool: a held lease is
+ *             set aside (stranded, below), anything else takes out what
+ *             was set aside there;
+ * OP_DROP     a quarantined record (a wait before reuse, not a lease) in a
+ *             pool without a quarantine: applied as a delete, leaving the
+ *             address free.
+ * A change set of the library's own is always OP_APPLY: op_check() refuses
+ * the other two.
+ */
+enum { OP_APPLY, OP_OFF_POOL, OP_DROP };
+
+static int op_fate(const ipam_view *v, const ipam_op *op)
 {
 	const struct ipam__pool_state *ps = &v->pools[op->pool];
 
-	return op->kind == IPAM_OP_PUT && op->lease.state == IPAM_LEASE_QUARANTINED &&
-	       (!ps->quarantine || !allocatable(ps, &op->lease.addr));
+	if (!allocatable(ps, &op->lease.addr))
+		return OP_OFF_POOL;
+	if (op->kind == IPAM_OP_PUT && op->lease.state == IPAM_LEASE_QUARANTINED && !ps->quarantine)
+		return OP_DROP;
+	return OP_APPLY;
 }
 
 static int held(unsigned state)
@@ -182,18 +196,24 @@ void ipam__view_stranded_clear(ipam_view *v)
 	t->n = t->live = 0;
 }
 
+/* strand() with room made first: 0 or -ENOMEM (recorded). */
+static int strand_one(ipam_view *v, unsigned pool, const char *gone, size_t gone_len,
+		      const ipam_addr *a, const char *owner, size_t owner_len)
+{
+	int e = stranded_reserve(v, 1);
+
+	if (e < 0)
+		return ipam__fail_code(e);
+	strand(v, pool, gone, gone_len, a, owner, owner_len);
+	return 0;
+}
+
 int ipam__view_strand_gone(ipam_view *v, const char *pool, size_t pool_len, const ipam_addr *a,
 			   unsigned state, const char *owner, size_t owner_len)
 {
-	int e;
-
-	if (!held(state)) {
-		unstrand(v, IPAM__POOL_GONE, pool, pool_len, ipam__addr_value(a));
-		return 0;
-	}
-	if ((e = stranded_reserve(v, 1)) < 0)
-		return ipam__fail_code(e);
-	strand(v, IPAM__POOL_GONE, pool, pool_len, a, owner, owner_len);
+	if (held(state))
+		return strand_one(v, IPAM__POOL_GONE, pool, pool_len, a, owner, owner_len);
+	unstrand(v, IPAM__POOL_GONE, pool, pool_len, ipam__addr_value(a));
 	return 0;
 }
 
@@ -242,8 +262,8 @@ static int op_check(const ipam_view *v, const ipam_txn *txn, unsigned i, int che
 	if (op->pool >= v->npools)
 		return ipam__fail(-EINVAL, "txn", NULL, "op names pool %u of %u", op->pool, v->npools);
 	ps = &v->pools[op->pool];
-	if (checked && (dropped_wait(v, op) || !allocatable(ps, &op->lease.addr)))
-		return 0; /* dropped, or set aside (stranded) by the apply */
+	if (checked && op_fate(v, op) != OP_APPLY)
+		return 0; /* apply_txn() drops it or sets it aside */
 	if (!allocatable(ps, &op->lease.addr)) {
 		char a[IPAM_ADDR_STRLEN] = "?";
 		ipam_addr_format(&op->lease.addr, a, sizeof(a));
@@ -422,34 +442,30 @@ int ipam__view_apply_checked(ipam_view *v, const ipam_txn *txn, uint64_t rev)
 	return apply_txn(v, txn, rev, 0);
 }
 
-/* A decoded op at an address its pool does not hand out (op_check() let it
- * through): a held lease is set aside, anything else removes what was. */
-static int off_pool(const ipam_view *v, const ipam_op *op, int decoded)
-{
-	return decoded && !allocatable(&v->pools[op->pool], &op->lease.addr);
-}
-
+/* decoded: the ops come from a load or a replay (op_fate()); else every
+ * op is OP_APPLY. */
 static int apply_txn(ipam_view *v, const ipam_txn *txn, uint64_t rev, int decoded)
 {
 	struct ipam__rec *stack_recs[8], **recs = stack_recs;
+	uint8_t stack_fate[8] = { 0 }, *fate = stack_fate;
 	unsigned nput = 0, noff = 0;
 	int r = 0;
 
-	if (txn->nops > 8) {
-		recs = ipam__calloc(txn->nops, sizeof(*recs));
+	if (txn->nops > 8) { /* recs, then fate: zeroed, so OP_APPLY */
+		recs = ipam__calloc(txn->nops, sizeof(*recs) + 1);
 		if (!recs)
 			return ipam__fail_code(-ENOMEM);
+		fate = (uint8_t *)(recs + txn->nops);
 	} else {
 		memset(stack_recs, 0, sizeof(stack_recs));
 	}
 	/* 1. Everything that can fail. */
 	for (unsigned i = 0; i < txn->nops && r == 0; i++) {
 		const ipam_op *op = &txn->ops[i];
-		if (off_pool(v, op, decoded)) {
-			noff++;
-			continue;
-		}
-		if (op->kind != IPAM_OP_PUT || dropped_wait(v, op))
+		if (decoded)
+			fate[i] = (uint8_t)op_fate(v, op);
+		noff += fate[i] == OP_OFF_POOL;
+		if (op->kind != IPAM_OP_PUT || fate[i] != OP_APPLY)
 			continue;
 		/* A partial view replaying another owner's bound lease keeps
 		 * only its address (a ghost), as a partial load does. */
@@ -477,7 +493,7 @@ static int apply_txn(ipam_view *v, const ipam_txn *txn, uint64_t rev, int decode
 		for (unsigned i = 0; i < txn->nops; i++)
 			ipam__rec_free(v, recs[i]);
 		if (recs != stack_recs)
-			ipam__release(recs, txn->nops * sizeof(*recs));
+			ipam__release(recs, txn->nops * (sizeof(*recs) + 1));
 		return ipam__fail_code(r);
 	}
 	/* 2. The changes: nothing below can fail. */
@@ -487,9 +503,9 @@ static int apply_txn(ipam_view *v, const ipam_txn *txn, uint64_t rev, int decode
 		struct ipam__rec *nr = recs[i], *old;
 		uint64_t h[IPAM__NLINKS]; /* each hash once, for lookup and links */
 		unsigned old_state;
-		int drop = dropped_wait(v, op); /* then a delete */
+		int drop = fate[i] == OP_DROP; /* then a delete */
 
-		if (off_pool(v, op, decoded)) { /* no record can be there */
+		if (fate[i] == OP_OFF_POOL) { /* no record can be there */
 			ipam__u128 a = ipam__addr_value(&op->lease.addr);
 			if (op->kind == IPAM_OP_PUT && held(op->lease.state))
 				strand(v, op->pool, NULL, 0, &op->lease.addr, op->lease.owner,
@@ -525,7 +541,7 @@ static int apply_txn(ipam_view *v, const ipam_txn *txn, uint64_t rev, int decode
 		v->revision = rev;
 	ipam__view_touch(v);
 	if (recs != stack_recs)
-		ipam__release(recs, txn->nops * sizeof(*recs));
+		ipam__release(recs, txn->nops * (sizeof(*recs) + 1));
 	return 0;
 }
 
@@ -678,13 +694,9 @@ static int load_ref_h(ipam_view *v, const struct ipam__lease_ref *l, unsigned po
 		return ipam__fail(-EINVAL, "load", NULL, "unknown lease state %u", l->state);
 	fits = allocatable(ps, &l->addr);
 	if (l->state == IPAM_LEASE_QUARANTINED && (!fits || !ps->quarantine))
-		return 0; /* a wait the pool no longer keeps (dropped_wait()) */
-	if (!fits) { /* a later op of the log may release it */
-		if ((e = stranded_reserve(v, 1)) < 0)
-			return ipam__fail_code(e);
-		strand(v, pool, NULL, 0, &l->addr, l->owner, l->owner_len);
-		return 0;
-	}
+		return 0; /* a wait the pool no longer keeps (op_fate()) */
+	if (!fits) /* a later op of the log may release it */
+		return strand_one(v, pool, NULL, 0, &l->addr, l->owner, l->owner_len);
 	/* Every loaded record marks its address in the index: a second record
 	 * for one address finds it taken (cheaper than the address chain). */
 	if (ipam__index_state(ps->idx, &l->addr) != IPAM__ADDR_FREE)
@@ -733,12 +745,8 @@ int ipam__view_load_ghost(ipam_view *v, const struct ipam__lease_ref *l, unsigne
 	if (e == -EEXIST)
 		return ipam__fail_n(-EBADMSG, "load", l->owner, l->owner_len,
 				    "two records for one address");
-	if (e == -ERANGE || e == -EACCES || e == -EINVAL) { /* as load_ref_h() */
-		if ((e = stranded_reserve(v, 1)) < 0)
-			return ipam__fail_code(e);
-		strand(v, pool, NULL, 0, &l->addr, l->owner, l->owner_len);
-		return 0;
-	}
+	if (e == -ERANGE || e == -EACCES || e == -EINVAL) /* as load_ref_h() */
+		return strand_one(v, pool, NULL, 0, &l->addr, l->owner, l->owner_len);
 	if (e < 0)
 		return ipam__fail_code(e);
 	if (rev > ps->version)

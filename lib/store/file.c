@@ -379,16 +379,12 @@ static int log_has_more(const struct fset *s, uint64_t size)
 	return n <= 0 || (w[0] | w[1] | w[2] | w[3]) != 0;
 }
 
-/* After a parse into the view (write lock held): a held lease left at an
- * address the pool set no longer hands out fails it (ipam__view_stranded());
- * a failed parse drops what was set aside. */
+/* After a parse into the view (write lock held): a held lease left that
+ * the pool set no longer covers fails it (ipam__view_stranded()). A failed
+ * parse leaves what was set aside to failed_load(). */
 static int settle(ipam_view *v, int r)
 {
-	if (r < 0) {
-		ipam__view_stranded_clear(v);
-		return r;
-	}
-	return ipam__view_stranded(v);
+	return r < 0 ? r : ipam__view_stranded(v);
 }
 
 /* Parse the log from s->applied to its end into the view. With `repair`
@@ -586,8 +582,6 @@ static int load_all_once(struct filestore *fs, struct fset *s)
 			 * this library) loads as one before it would. */
 			if (r == 0)
 				r = ipam__view_loader_flush(&ld);
-			if (r < 0) /* else the log may release what was set aside */
-				ipam__view_stranded_clear(s->view);
 			ipam__view_touch(s->view); /* whatever was loaded */
 			ipam_view_unlock(s->view);
 		}
@@ -608,7 +602,7 @@ static int load_all_once(struct filestore *fs, struct fset *s)
 	r = open_log(fs, s, lc.snap_rev);
 	if (r < 0)
 		return r;
-	return catch_up(fs, s, 1);
+	return catch_up_once(fs, s, 1); /* load_all() handles a failure */
 }
 
 static int load_all(struct filestore *fs, struct fset *s)
