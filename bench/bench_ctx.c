@@ -21,6 +21,7 @@
 
 #include <ipam/ipam.h>
 
+#include "floor_model.h"
 #include "index/index.h"
 
 static double now_s(void)
@@ -131,6 +132,40 @@ static double api_99(int realistic)
 	double ns = (now_s() - t0) / (double)iters * 1e9;
 	ipam_ctx_free(ctx);
 	ipam_store_free(st);
+	return ns;
+}
+
+/* The lower bound of floor_model.c on the same pool, fill and names. */
+static __attribute__((noinline)) void floor_churn(struct floor_model *f, long iters)
+{
+	ipam_lease l;
+
+	for (long i = 0; i < iters; i++)
+		if (floor_model_allocate(f, churn_owner[i & 1023], "eth0", churn_att[i & 1023], &l) < 0 ||
+		    floor_model_release(f, churn_att[i & 1023]) != 1)
+			die("floor churn");
+}
+
+static double floor_99(int realistic)
+{
+	ipam_pool *p = pool("v4", "10.0.0.0/16", NULL);
+	struct floor_model *f = NULL;
+	ipam_lease l;
+	char owner[32];
+	const long total = 65534, fill = total * 99 / 100, iters = api_iters;
+	if (floor_model_new(&f, p, "node-1", 65536) < 0)
+		die("floor model");
+	for (long i = 0; i < fill; i++) {
+		snprintf(owner, sizeof(owner), "o%ld", i);
+		if (floor_model_allocate(f, owner, "eth0", owner, &l) < 0)
+			die("floor fill");
+	}
+	churn_names(realistic);
+	double t0 = now_s();
+	floor_churn(f, iters);
+	double ns = (now_s() - t0) / (double)iters * 1e9;
+	floor_model_free(f);
+	ipam_pool_free(p);
 	return ns;
 }
 
@@ -439,20 +474,26 @@ static void memory_after_churn(int drift)
 
 int main(int argc, char **argv)
 {
-	double api[5], raw[5], real[5];
-	/* "api [N]" / "api-real [N]" / "index [N]": one side of section 1 once, N iterations
-	 * (default 20 000), for instruction counts under a profiler:
-	 * valgrind --tool=callgrind --toggle-collect=api_churn bench-ctx api
-	 * (index_churn for the index). */
+	double api[5], raw[5], real[5], low[5], low_real[5];
+	/* "api [N]", "api-real [N]", "floor [N]", "floor-real [N]", "index [N]":
+	 * one side of section 1 once, N iterations (default 20 000), for
+	 * instruction counts under a profiler:
+	 * valgrind --tool=callgrind --toggle-collect='api_churn*' bench-ctx api
+	 * (floor_churn for the floor model, index_churn for the index). */
 	if (argc > 1 && (strcmp(argv[1], "api") == 0 || strcmp(argv[1], "api-real") == 0 ||
+			 strcmp(argv[1], "floor") == 0 || strcmp(argv[1], "floor-real") == 0 ||
 			 strcmp(argv[1], "index") == 0)) {
 		long n = argc > 2 ? atol(argv[2]) : 20000;
+		int realistic = strchr(argv[1], '-') != NULL;
 		if (n <= 0)
 			n = 20000;
 		api_iters = index_iters = n;
 		if (argv[1][0] == 'a')
 			printf("public API %.1f ns per allocate+release (%ld iterations%s)\n",
-			       api_99(argv[1][3] == '-'), n, argv[1][3] == '-' ? ", realistic names" : "");
+			       api_99(realistic), n, realistic ? ", realistic names" : "");
+		else if (argv[1][0] == 'f')
+			printf("floor model %.1f ns per allocate+release (%ld iterations%s)\n",
+			       floor_99(realistic), n, realistic ? ", realistic names" : "");
 		else
 			printf("raw index %.1f ns per allocate+release (%ld iterations)\n", index_99(), n);
 		return 0;
@@ -475,14 +516,21 @@ int main(int argc, char **argv)
 		raw[i] = index_99();
 		api[i] = api_99(0);
 		real[i] = api_99(1);
+		low[i] = floor_99(0);
+		low_real[i] = floor_99(1);
 	}
 	qsort(api, 5, sizeof(double), cmp_double);
 	qsort(raw, 5, sizeof(double), cmp_double);
 	qsort(real, 5, sizeof(double), cmp_double);
+	qsort(low, 5, sizeof(double), cmp_double);
+	qsort(low_real, 5, sizeof(double), cmp_double);
 	printf("  raw index %8.1f ns   public API %8.1f ns   ratio %.2fx (target <= 3x)\n", raw[2],
 	       api[2], api[2] / raw[2]);
 	printf("  the API with realistic names (38-byte owner, 64-hex container id): %.1f ns, %.2fx\n",
 	       real[2], real[2] / raw[2]);
+	printf("  floor model (bench/floor_model.c: the least work of the contract, no library "
+	       "around it): %.1f ns, %.2fx; realistic names %.1f ns, %.2fx\n",
+	       low[2], low[2] / raw[2], low_real[2], low_real[2] / raw[2]);
 	printf("2. one 1000-address pool, threads allocating and releasing (median of %d, range):\n",
 	       ROUNDS);
 	threads_section();

@@ -367,11 +367,10 @@ static int has_control(const char *s, size_t len)
 	return 0;
 }
 
-/* A request string: its length, or -ENAMETOOLONG past max, or -EINVAL
- * for a control byte. The first 16 bytes (most ifnames and node names
- * end there) in one loop; the rest of a longer string by strnlen() and
- * has_control(). */
-static int req_text(const char *s, size_t max, const char *field, size_t *len)
+/* A request string's length (see internal.h). The first 16 bytes (most
+ * ifnames and node names end there) in one loop; the rest of a longer
+ * string by strnlen() and has_control(). */
+int ipam__text_scan(const char *s, size_t max, size_t *len)
 {
 	size_t i;
 	int bad = 0;
@@ -385,13 +384,23 @@ static int req_text(const char *s, size_t max, const char *field, size_t *len)
 		bad |= has_control(s + i, n - i);
 		i = n;
 	}
+	*len = i;
 	if (i > max)
-		return ipam__fail_n(-ENAMETOOLONG, field, s, i, "longer than %zu bytes", max);
-	if (bad)
+		return -ENAMETOOLONG;
+	return bad ? -EINVAL : 0;
+}
+
+/* ipam__text_scan() with the failure recorded, naming the field. */
+static int req_text(const char *s, size_t max, const char *field, size_t *len)
+{
+	int r = ipam__text_scan(s, max, len);
+
+	if (r == -ENAMETOOLONG)
+		return ipam__fail_n(-ENAMETOOLONG, field, s, *len, "longer than %zu bytes", max);
+	if (r < 0)
 		return ipam__fail(-EINVAL, "request", NULL,
 				  "owner, ifname, attachment and node must not contain "
 				  "control bytes (%s)", field);
-	*len = i;
 	return 0;
 }
 

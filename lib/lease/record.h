@@ -151,6 +151,10 @@ int ipam__lease_check(const ipam_lease *l);
  * (NUL included; required: must not be empty). */
 int ipam__attrs_check(const ipam_attr *attrs, unsigned nattrs);
 int ipam__text_check(const char *s, size_t size, const char *field, int required);
+/* A request string (owner, ifname, attachment, node; ops.c): 0 and its
+ * length; -ENAMETOOLONG past max bytes (*len: max + 1); -EINVAL for a
+ * control byte (< 0x20 or 0x7f). Records nothing. */
+int ipam__text_scan(const char *s, size_t max, size_t *len);
 
 /*
  * A lease as the file decoder found it: strings are counted and point into
