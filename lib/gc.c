@@ -212,15 +212,18 @@ static int record(ipam_gc_report *rep, const ipam_gc_policy *pol, const ipam_lea
  * buckets at a time (read lock held by the caller). Buckets hold ranges of
  * hash values (view.h), so a pass resumes where it stopped even if the
  * table grew between batches: no lease is judged twice or skipped. *end is
- * set once the last bucket was copied. */
+ * set once the last bucket was copied. A bucket is never split: if the
+ * first one alone holds more than cap, nothing is copied and *need says
+ * how many it holds (the caller grows its batch and asks again). */
 static unsigned collect(const ipam_view *v, uint64_t *pos, int *end, int pool, ipam_lease *out,
-			unsigned *pools, unsigned cap)
+			unsigned *pools, unsigned cap, unsigned *need)
 {
 	const struct ipam__chains *t = &v->tab[IPAM__LINK_ADDR];
 	size_t b = ipam__bucket(t, *pos);
 	unsigned n = 0;
 	int first = 1;
 
+	*need = 0;
 	if (*end)
 		return 0;
 	while (b < t->nb) {
@@ -229,32 +232,31 @@ static unsigned collect(const ipam_view *v, uint64_t *pos, int *end, int pool, i
 		     r = ipam__rec_next(v, r, IPAM__LINK_ADDR))
 			in += ipam__state_is_bound(r->state) && (pool < 0 || r->pool == (unsigned)pool) &&
 			      (!first || ipam__view_rec_hash(v, r, IPAM__LINK_ADDR) >= *pos);
-		if (n + in > cap && n > 0)
-			break;
+		if (n + in > cap) {
+			if (n == 0)
+				*need = in;
+			return n; /* *pos: this bucket, still to copy */
+		}
 		for (const struct ipam__rec *r = ipam__chain_head(v, IPAM__LINK_ADDR, b); r;
 		     r = ipam__rec_next(v, r, IPAM__LINK_ADDR)) {
 			if (!ipam__state_is_bound(r->state) || (pool >= 0 && r->pool != (unsigned)pool) ||
 			    (first && ipam__view_rec_hash(v, r, IPAM__LINK_ADDR) < *pos))
 				continue;
-			if (n == cap)
-				break; /* a chain longer than a batch: rest next pass */
 			ipam__rec_export(v, r, ipam_pool_name(v->pools[r->pool].pool), &out[n]);
 			pools[n++] = r->pool;
 		}
 		first = 0;
-		b++;
+		if (++b < t->nb)
+			*pos = (uint64_t)b << t->shift;
 	}
-	if (b >= t->nb)
-		*end = 1;
-	else
-		*pos = (uint64_t)b << t->shift;
+	*end = 1;
 	return n;
 }
 
 static int judge(const ipam_gc_oracle *o, const ipam_lease *l, unsigned n, int *verdicts,
 		 int64_t now, ipam_gc_report *rep)
 {
-	int r = 0;
+	int r = 0, outer = ipam__in_oracle; /* a pass may run inside an oracle */
 
 	ipam__in_oracle = 1;
 	if (o->judge_batch) {
@@ -268,7 +270,7 @@ static int judge(const ipam_gc_oracle *o, const ipam_lease *l, unsigned n, int *
 				verdicts[i] = r;
 		}
 	}
-	ipam__in_oracle = 0;
+	ipam__in_oracle = outer;
 	rep->judged += n;
 	return r < 0 ? r : 0;
 }
@@ -401,16 +403,17 @@ static int handle(struct pass *p, const ipam_lease *l, unsigned pool, int verdic
 static int node_dead(struct pass *p, const char *node, char (*seen)[IPAM_NODE_MAX + 1], int *dead,
 		     unsigned *nseen)
 {
-	int r;
+	int r, outer;
 
 	if (!p->o->node_alive || !p->pol->dead_node_suspects || !node[0])
 		return 0;
 	for (unsigned i = 0; i < *nseen; i++)
 		if (strcmp(seen[i], node) == 0)
 			return dead[i];
+	outer = ipam__in_oracle;
 	ipam__in_oracle = 1;
 	r = p->o->node_alive(p->o->ud, node, p->now);
-	ipam__in_oracle = 0;
+	ipam__in_oracle = outer;
 	p->rep->oracle_calls++;
 	if (r < 0)
 		return r;
@@ -421,15 +424,50 @@ static int node_dead(struct pass *p, const char *node, char (*seen)[IPAM_NODE_MA
 	return r == 0;
 }
 
+/* A pass's per-batch arrays, all of cap entries. */
+struct bufs {
+	unsigned cap;
+	ipam_lease *batch, *judged;
+	unsigned *pools, *judged_idx;
+	int *verdicts, *ndead;
+};
+
+static void bufs_free(struct bufs *b)
+{
+	ipam__release(b->batch, b->cap * sizeof(*b->batch));
+	ipam__release(b->judged, b->cap * sizeof(*b->judged));
+	ipam__release(b->pools, b->cap * sizeof(*b->pools));
+	ipam__release(b->judged_idx, b->cap * sizeof(*b->judged_idx));
+	ipam__release(b->verdicts, b->cap * sizeof(*b->verdicts));
+	ipam__release(b->ndead, b->cap * sizeof(*b->ndead));
+	memset(b, 0, sizeof(*b));
+}
+
+/* (Re)make the arrays with cap entries; their contents are not kept. */
+static int bufs_make(struct bufs *b, unsigned cap)
+{
+	bufs_free(b);
+	b->cap = cap;
+	b->batch = ipam__calloc(cap, sizeof(*b->batch));
+	b->judged = ipam__calloc(cap, sizeof(*b->judged));
+	b->pools = ipam__calloc(cap, sizeof(*b->pools));
+	b->judged_idx = ipam__calloc(cap, sizeof(*b->judged_idx));
+	b->verdicts = ipam__calloc(cap, sizeof(*b->verdicts));
+	b->ndead = ipam__calloc(cap, sizeof(*b->ndead));
+	if (!b->batch || !b->judged || !b->pools || !b->judged_idx || !b->verdicts || !b->ndead) {
+		bufs_free(b);
+		return ipam__fail_code(-ENOMEM);
+	}
+	return 0;
+}
+
 IPAM_EXPORT int ipam_gc(ipam_ctx *ctx, const char *set, const ipam_gc_oracle *oracle,
 			const ipam_gc_policy *policy, ipam_gc_report **report)
 {
 	ipam_gc_policy pol;
 	struct pass p;
-	ipam_lease *batch = NULL;
-	unsigned *pools = NULL, *judged_idx = NULL, cap;
-	int *verdicts = NULL, *ndead = NULL, pool = -1, r = 0;
-	ipam_lease *judged = NULL;
+	struct bufs b = { 0 };
+	int pool = -1, r = 0;
 	uint64_t pos = 0; /* hash value the walk resumes at */
 	int walked = 0;
 	char (*seen)[IPAM_NODE_MAX + 1] = NULL;
@@ -459,55 +497,55 @@ IPAM_EXPORT int ipam_gc(ipam_ctx *ctx, const char *set, const ipam_gc_oracle *or
 	p.pol = &pol;
 	p.now = ipam__ctx_now_ms(ctx) / 1000;
 	p.start_us = mono_us();
-	cap = pol.batch;
 	p.rep = ipam__zalloc(sizeof(*p.rep));
-	batch = ipam__calloc(cap, sizeof(*batch));
-	judged = ipam__calloc(cap, sizeof(*judged));
-	pools = ipam__calloc(cap, sizeof(*pools));
-	judged_idx = ipam__calloc(cap, sizeof(*judged_idx));
-	verdicts = ipam__calloc(cap, sizeof(*verdicts));
-	ndead = ipam__calloc(cap, sizeof(*ndead));
 	seen = ipam__calloc(32, sizeof(*seen));
-	if (!p.rep || !batch || !judged || !pools || !judged_idx || !verdicts || !ndead || !seen) {
+	if (!p.rep || !seen) {
 		r = ipam__fail_code(-ENOMEM);
 		goto out;
 	}
+	if ((r = bufs_make(&b, pol.batch)) < 0)
+		goto out;
 	for (;;) {
-		unsigned n, nj = 0, nseen = 0;
+		unsigned n, need, nj = 0, nseen = 0;
 		int dead_flags[32];
 
 		ipam__view_rdlock(p.e->view);
-		n = collect(p.e->view, &pos, &walked, pool, batch, pools, cap);
+		n = collect(p.e->view, &pos, &walked, pool, b.batch, b.pools, b.cap, &need);
 		ipam__view_rdunlock(p.e->view);
+		if (need) { /* one bucket holds more than a batch: take it whole */
+			if ((r = bufs_make(&b, need)) < 0)
+				goto out;
+			continue;
+		}
 		if (n == 0)
 			break;
 		for (unsigned i = 0; i < n; i++) {
-			if (pol.min_age > 0 && batch[i].created > p.now - pol.min_age) {
-				if ((r = record(p.rep, &pol, &batch[i], IPAM_GC_TOO_YOUNG,
+			if (pol.min_age > 0 && b.batch[i].created > p.now - pol.min_age) {
+				if ((r = record(p.rep, &pol, &b.batch[i], IPAM_GC_TOO_YOUNG,
 						"created %lld s ago, min age %lld s",
-						(long long)(p.now - batch[i].created),
+						(long long)(p.now - b.batch[i].created),
 						(long long)pol.min_age)) < 0)
 					goto out;
 				continue;
 			}
-			r = node_dead(&p, batch[i].node, seen, dead_flags, &nseen);
+			r = node_dead(&p, b.batch[i].node, seen, dead_flags, &nseen);
 			if (r < 0) {
 				p.rep->stopped = 1;
 				p.rep->status = r;
 				goto out;
 			}
-			ndead[nj] = r;
-			judged[nj] = batch[i];
-			judged_idx[nj++] = pools[i];
+			b.ndead[nj] = r;
+			b.judged[nj] = b.batch[i];
+			b.judged_idx[nj++] = b.pools[i];
 		}
-		r = nj ? judge(oracle, judged, nj, verdicts, p.now, p.rep) : 0;
+		r = nj ? judge(oracle, b.judged, nj, b.verdicts, p.now, p.rep) : 0;
 		if (r < 0) {
 			p.rep->stopped = 1;
 			p.rep->status = r;
 			goto out;
 		}
 		for (unsigned i = 0; i < nj; i++) {
-			r = handle(&p, &judged[i], judged_idx[i], verdicts[i], ndead[i]);
+			r = handle(&p, &b.judged[i], b.judged_idx[i], b.verdicts[i], b.ndead[i]);
 			if (r < 0) {
 				p.rep->stopped = 1;
 				p.rep->status = r;
@@ -519,12 +557,7 @@ IPAM_EXPORT int ipam_gc(ipam_ctx *ctx, const char *set, const ipam_gc_oracle *or
 out:
 	if (p.rep)
 		p.rep->duration_us = mono_us() - p.start_us;
-	ipam__release(batch, cap * sizeof(*batch));
-	ipam__release(judged, cap * sizeof(*judged));
-	ipam__release(pools, cap * sizeof(*pools));
-	ipam__release(judged_idx, cap * sizeof(*judged_idx));
-	ipam__release(verdicts, cap * sizeof(*verdicts));
-	ipam__release(ndead, cap * sizeof(*ndead));
+	bufs_free(&b);
 	ipam__release(seen, 32 * sizeof(*seen));
 	ipam__release(p.acted, p.acted_cap * sizeof(*p.acted));
 	if (report && p.rep)

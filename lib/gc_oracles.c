@@ -71,6 +71,8 @@ static int att_grow(struct att_oracle *o)
 	return 0;
 }
 
+static int att_judge(void *ud, const ipam_lease *l, int64_t now);
+
 IPAM_EXPORT int ipam_gc_attachments_add(ipam_gc_oracle *base, const char *attachment,
 					const char *ifname)
 {
@@ -78,7 +80,10 @@ IPAM_EXPORT int ipam_gc_attachments_add(ipam_gc_oracle *base, const char *attach
 	size_t alen, ilen;
 	char *key;
 
-	if (!o || !attachment || !attachment[0])
+	if (!o || base->judge != att_judge || base->ud != o)
+		return ipam__fail(-EINVAL, "oracle", base ? base->name : NULL,
+				  "not an oracle made by ipam_gc_attachments_new()");
+	if (!attachment || !attachment[0])
 		return ipam__fail(-EINVAL, "attachment", NULL, "missing attachment");
 	if (!ifname)
 		ifname = "";
@@ -163,7 +168,11 @@ static int exp_judge(void *ud, const ipam_lease *l, int64_t now)
 
 	if (!l->expires)
 		return IPAM_GC_UNKNOWN;
-	return now >= l->expires + o->hold ? IPAM_GC_DEAD : IPAM_GC_ALIVE;
+	if (now < l->expires)
+		return IPAM_GC_ALIVE;
+	/* How long ago it expired, exactly (unsigned): no hold can overflow. */
+	return (uint64_t)now - (uint64_t)l->expires >= (uint64_t)o->hold ? IPAM_GC_DEAD
+									  : IPAM_GC_ALIVE;
 }
 
 static void exp_destroy(void *ud)
@@ -175,6 +184,8 @@ IPAM_EXPORT int ipam_gc_expiry_new(ipam_gc_oracle **out, int64_t hold_seconds)
 {
 	struct exp_oracle *o;
 
+	if (out)
+		*out = NULL;
 	if (!out || hold_seconds < 0)
 		return ipam__fail(-EINVAL, "hold", NULL, "the hold time must be 0 or more seconds");
 	o = ipam__zalloc(sizeof(*o));

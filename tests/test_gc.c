@@ -540,6 +540,77 @@ START_TEST(expiry_with_hold)
 }
 END_TEST
 
+/* A batch smaller than a hash bucket: every lease is still judged, once. */
+START_TEST(small_batches_judge_every_lease)
+{
+	ipam_gc_oracle o = { IPAM_GC_ORACLE_VERSION, "alive", NULL, alive_judge, NULL, NULL, NULL };
+	ipam_gc_policy p = policy(0, 0, 0);
+	ipam_gc_report *rep = NULL;
+	for (int i = 0; i < N; i++) {
+		char owner[16];
+		snprintf(owner, sizeof(owner), "ns/p%d", i);
+		ck_assert_int_eq(alloc(owner, owner), 0);
+	}
+	for (unsigned batch = 1; batch <= 9; batch++) {
+		p.batch = batch;
+		ck_assert_int_eq(ipam_gc(ctx, "net", &o, &p, &rep), 0);
+		ck_assert_msg(rep->judged == 2 * N, "batch %u: %llu of %d judged", batch,
+			      (unsigned long long)rep->judged, 2 * N);
+		ck_assert_uint_eq(rep->counts[IPAM_GC_KEPT_ALIVE], 2 * N);
+		ipam_gc_report_free(rep);
+	}
+}
+END_TEST
+
+/* An oracle that runs a pass of its own is still an oracle afterwards. */
+static int nested_judge(void *ud, const ipam_lease *l, int64_t now)
+{
+	ipam_gc_oracle inner = { IPAM_GC_ORACLE_VERSION, "inner", NULL, alive_judge, NULL, NULL, NULL };
+	ipam_gc_policy p = policy(0, 0, 0);
+	int *got = ud;
+	(void)now;
+	got[0] = ipam_gc(ctx, "net", &inner, &p, NULL);
+	got[1] = ipam_release_addr(ctx, "net", &l->addr, 0);
+	return IPAM_GC_ALIVE;
+}
+
+START_TEST(nested_pass_in_oracle)
+{
+	int got[2] = { 1, 1 };
+	ipam_gc_oracle o = { IPAM_GC_ORACLE_VERSION, "nested", got, nested_judge, NULL, NULL, NULL };
+	ipam_gc_policy p = policy(0, 0, 0);
+	ck_assert_int_eq(alloc("ns/a", "a"), 0);
+	p.batch = 1;
+	ck_assert_int_eq(ipam_gc(ctx, "net", &o, &p, NULL), 0);
+	ck_assert_int_eq(got[0], 0);
+	ck_assert_int_eq(got[1], -EDEADLK);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 1);
+}
+END_TEST
+
+/* A hold of any length: no overflow, held for ever. The attachments
+ * oracle's add refuses an oracle of another kind. */
+START_TEST(expiry_hold_unbounded)
+{
+	ipam_gc_oracle *o = (ipam_gc_oracle *)1;
+	ipam_gc_policy p = policy(0, 0, 0);
+	ipam_lease a[2];
+	ipam_request r = fx_req("net", "client-aa", "aa");
+	unsigned n = 2;
+	ck_assert_int_eq(ipam_gc_expiry_new(&o, -1), -EINVAL);
+	ck_assert_ptr_null(o);
+	ck_assert_int_eq(ipam_gc_expiry_new(&o, INT64_MAX), 0);
+	r.ttl = 100;
+	ck_assert_int_eq(ipam_allocate(ctx, &r, a, &n), 0);
+	fx_advance(1000LL * 1000 * 1000 * 1000); /* about 31 years on */
+	ck_assert_int_eq(ipam_gc(ctx, "net", o, &p, NULL), 0);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 1);
+	ck_assert_int_eq(ipam_gc_attachments_add(o, "aa", NULL), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "ipam_gc_attachments_new"));
+	ipam_gc_oracle_free(o);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("gc");
@@ -557,6 +628,9 @@ int main(void)
 	tcase_add_test(tc, budget_and_dead_node);
 	tcase_add_test(tc, dead_node_leases_become_suspects);
 	tcase_add_test(tc, expiry_with_hold);
+	tcase_add_test(tc, small_batches_judge_every_lease);
+	tcase_add_test(tc, nested_pass_in_oracle);
+	tcase_add_test(tc, expiry_hold_unbounded);
 	suite_add_tcase(s, tc);
 	printf("store: %s\n", getenv("IPAM_TEST_STORE") ? getenv("IPAM_TEST_STORE") : "memory");
 	return tu_run(s);
