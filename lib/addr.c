@@ -322,6 +322,17 @@ IPAM_EXPORT int ipam_addr_is_valid(const ipam_addr *a)
 	return a->family == IPAM_AF_INET && a->hi == 0 && a->lo <= UINT32_MAX;
 }
 
+int ipam__addr_arg(const ipam_addr *a, const char *field)
+{
+	if (!a)
+		return ipam__fail(-EINVAL, field, NULL, "missing argument");
+	if (!ipam_addr_is_valid(a))
+		return ipam__fail(-EINVAL, field, NULL,
+				  "not a well-formed address (family %u%s)", a->family,
+				  a->family == IPAM_AF_INET ? ", a value past 32 bits" : "");
+	return 0;
+}
+
 IPAM_EXPORT int ipam_addr_from_bytes(int family, const uint8_t *b, ipam_addr *out)
 {
 	ipam_addr a;

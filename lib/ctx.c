@@ -520,8 +520,8 @@ int ipam__need_whole_view(const struct ipam__set_entry *e)
 	return partial ? ipam__scope_fail(e) : 0;
 }
 
-int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn decide, void *arg,
-		  struct ipam__txnbuf *tb, uint64_t *rev)
+static int run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn decide, void *arg,
+	       struct ipam__txnbuf *tb, uint64_t *rev)
 {
 	unsigned attempt = 0, waits = 0;
 	enum { FIRST, AFTER_CONFLICT, AFTER_WAIT } redo = FIRST;
@@ -610,6 +610,21 @@ int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn deci
 			  ctx->opt.max_attempts);
 }
 
+/* A failure that recorded nothing (a bare -ENOMEM in a decision, a store
+ * that returns only a code) gets its code recorded: never a stale message. */
+static int recorded(unsigned long fails, int r)
+{
+	return r < 0 && ipam__fail_count() == fails ? ipam__fail_code(r) : r;
+}
+
+int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn decide, void *arg,
+		  struct ipam__txnbuf *tb, uint64_t *rev)
+{
+	unsigned long fails = ipam__fail_count();
+
+	return recorded(fails, run(ctx, e, decide, arg, tb, rev));
+}
+
 int ipam__ctx_commit(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn decide, void *arg)
 {
 	struct ipam__txnbuf tb;
@@ -637,6 +652,7 @@ int ipam__ctx_commit_set_inplace(ipam_ctx *ctx, const char *set, ipam__decide_fn
 {
 	struct ipam__set_entry *e;
 	struct ipam__txnbuf tb;
+	unsigned long fails;
 	uint64_t rev;
 	int64_t now;
 	int r;
@@ -651,6 +667,7 @@ int ipam__ctx_commit_set_inplace(ipam_ctx *ctx, const char *set, ipam__decide_fn
 	ipam__txnbuf_init(&tb);
 	tb.no_conds = 1;
 	now = ipam__ctx_now_ms(ctx);
+	fails = ipam__fail_count();
 	ipam_view_lock(e->view);
 	r = decide(ctx, e, arg, &tb, now);
 	if (r == 0 && tb.nops)
@@ -659,7 +676,7 @@ int ipam__ctx_commit_set_inplace(ipam_ctx *ctx, const char *set, ipam__decide_fn
 	if (r == 0 && tb.nops)
 		atomic_fetch_add(&ctx->commits, 1);
 	ipam__txnbuf_fini(&tb);
-	return r;
+	return recorded(fails, r);
 }
 
 /* ---- reads ------------------------------------------------------------------------ */
@@ -673,14 +690,19 @@ IPAM_EXPORT int ipam_lookup_addr(ipam_ctx *ctx, const char *set, const ipam_addr
 	unsigned long misses = ipam__scope_misses;
 	int r, pi;
 
-	if (!addr || !out)
+	if (!out)
 		return ipam__fail(-EINVAL, "lookup", NULL, "missing argument");
+	if ((r = ipam__addr_arg(addr, "address")) < 0)
+		return r;
 	e = ipam__ctx_entry(ctx, set, &r);
 	if (!e)
 		return r;
 	pool = ipam_poolset_find_addr(e->set, addr);
-	if (!pool)
-		return ipam__fail(-ENOENT, "address", NULL, "not in any pool of set %s", set);
+	if (!pool) {
+		char buf[IPAM_ADDR_STRLEN];
+		ipam_addr_format(addr, buf, sizeof(buf));
+		return ipam__fail(-ENOENT, "address", buf, "not handed out by any pool of set %s", set);
+	}
 	ipam__view_rdlock(e->view);
 	pi = ipam__view_pool_index(e->view, ipam_pool_name(pool));
 	rec = pi < 0 ? NULL : ipam__view_find_addr(e->view, (unsigned)pi, ipam__addr_value(addr));
@@ -689,7 +711,12 @@ IPAM_EXPORT int ipam_lookup_addr(ipam_ctx *ctx, const char *set, const ipam_addr
 	ipam__view_rdunlock(e->view);
 	if (ipam__scope_misses != misses)
 		return ipam__scope_fail(e);
-	return rec ? 0 : -ENOENT;
+	if (!rec) {
+		char buf[IPAM_ADDR_STRLEN];
+		ipam_addr_format(addr, buf, sizeof(buf));
+		return ipam__fail(-ENOENT, "address", buf, "no lease in set %s", set);
+	}
+	return 0;
 }
 
 /* Collect records of a chain that match; returns the count found. */

@@ -6,15 +6,25 @@
  * The detail record is thread-local so concurrent callers never see each
  * other's messages, and it is written only on failure.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
 
 static _Thread_local ipam_error_info last_error;
+static _Thread_local unsigned long fail_count; /* failures recorded on this thread */
+
+unsigned long ipam__fail_count(void)
+{
+	return fail_count;
+}
 
 IPAM_EXPORT const char *ipam_strerror(int err)
 {
+	if (err == INT_MIN)
+		return "unknown error";
 	if (err > 0)
 		err = -err;
 	switch (-err) {
@@ -32,6 +42,8 @@ IPAM_EXPORT const char *ipam_strerror(int err)
 
 IPAM_EXPORT const char *ipam_errname(int err)
 {
+	if (err == INT_MIN)
+		return "UNKNOWN";
 	if (err > 0)
 		err = -err;
 	switch (-err) {
@@ -70,11 +82,14 @@ static int fail_v(int err, const char *field, const char *value, size_t value_le
 		  const char *fmt, va_list ap)
 {
 	ipam_error_info *e = &last_error;
-	char why[160];
+	char why[sizeof(e->message)];
 	int n;
 
+	if (err == INT_MIN)
+		err = -EINVAL; /* no code at all: not negatable */
 	if (err > 0)
 		err = -err;
+	fail_count++;
 	e->code = err;
 	copy_printable(e->field, sizeof(e->field), field ? field : "", field ? strlen(field) : 0);
 	copy_printable(e->value, sizeof(e->value), value ? value : "", value ? value_len : 0);
@@ -99,6 +114,17 @@ static int fail_v(int err, const char *field, const char *value, size_t value_le
 #endif
 	(void)n;
 	return err;
+}
+
+int ipam__errno_code(int err)
+{
+	if (err < 0)
+		err = err == INT_MIN ? EIO : -err;
+	if (err == ENOSPC || err == EDQUOT) /* a full disk, not a full pool */
+		return -EIO;
+	if (err == EPERM)
+		return -EACCES;
+	return strcmp(ipam_errname(-err), "UNKNOWN") != 0 ? -err : -EIO; /* listed or not */
 }
 
 int ipam__fail(int err, const char *field, const char *value, const char *fmt, ...)

@@ -73,5 +73,18 @@ int ipam__fail_n(int err, const char *field, const char *value, size_t value_len
 		 const char *fmt, ...) IPAM_PRINTF(5, 6);
 /* Record only a code, with the default text. */
 int ipam__fail_code(int err);
+/* How many failures this thread has recorded: a caller that compares it
+ * before and after a call can record the code of a failure that recorded
+ * nothing (a bare -ENOMEM deep down), so the record is never stale. */
+unsigned long ipam__fail_count(void);
+/* The library's code for a system errno value (either sign), for errors of
+ * files and sockets: itself if <ipam/error.h> lists it, else -EIO (ENOSPC
+ * and EDQUOT too: a full disk is not a full pool; EPERM is -EACCES). The
+ * message keeps the system's words. */
+int ipam__errno_code(int err);
+
+/* An address argument of field: 0, or -EINVAL recorded if it is NULL or
+ * not well formed (ipam_addr_is_valid()), before anything formats it. */
+int ipam__addr_arg(const ipam_addr *a, const char *field);
 
 #endif /* IPAM_INTERNAL_H */

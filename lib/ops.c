@@ -267,7 +267,7 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 		}
 		if (a->exact[k]) {
 			const struct ipam__rec *at;
-			int st = ipam__index_state(ps->idx, a->exact[k]);
+			int st = ipam__index_exact_state(ps->idx, a->exact[k], tag, now_ms);
 			if (st < 0)
 				return st; /* -ERANGE / -EACCES, message recorded */
 			at = ipam__view_find_addr(v, p, ipam__addr_value(a->exact[k]));
@@ -278,7 +278,7 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 					 ipam__rec_owner(at));
 				return fmt_fail(-EEXIST, "address", a->exact[k], why);
 			}
-			if (st == IPAM__ADDR_QUARANTINED && at && ipam__rec_owner_tag(v, at) != tag)
+			if (st == IPAM__ADDR_QUARANTINED)
 				return fmt_fail(-EBUSY, "address", a->exact[k],
 						"is quarantined for its previous owner");
 			cand = *a->exact[k];
@@ -424,16 +424,30 @@ static int check_request(const ipam_request *req, const char *node, struct req_l
 	if ((req->nexact && !req->exact) || (req->nhints && !req->hints) ||
 	    (req->npools && !req->pools))
 		return ipam__fail(-EINVAL, "request", NULL, "array given without its items");
+	for (unsigned i = 0; i < req->nexact; i++)
+		if ((r = ipam__addr_arg(&req->exact[i], "exact")) < 0)
+			return r;
+	for (unsigned i = 0; i < req->nhints; i++)
+		if ((r = ipam__addr_arg(&req->hints[i], "hints")) < 0)
+			return r;
 	return 0;
 }
 
-/* Which requested pool (position k) holds addr, or -1. */
+/* Which requested pool (position k) hands out addr; else the first whose
+ * subnet holds it (its decision then says why it cannot have it); or -1.
+ * Pools of a set may share a subnet with different ranges. */
 static int pool_of(const struct alloc_arg *a, const ipam_view *v, const ipam_addr *addr)
 {
-	for (unsigned k = 0; k < a->npools; k++)
-		if (ipam_prefix_contains(ipam_pool_subnet(v->pools[a->pools[k]].pool), addr))
+	int in_subnet = -1;
+
+	for (unsigned k = 0; k < a->npools; k++) {
+		const ipam_pool *p = v->pools[a->pools[k]].pool;
+		if (ipam_pool_is_allocatable(p, addr))
 			return (int)k;
-	return -1;
+		if (in_subnet < 0 && ipam_prefix_contains(ipam_pool_subnet(p), addr))
+			in_subnet = (int)k;
+	}
+	return in_subnet;
 }
 
 IPAM_EXPORT int ipam_allocate(ipam_ctx *ctx, const ipam_request *req, ipam_lease *out,
@@ -638,9 +652,10 @@ IPAM_EXPORT int ipam_release_addr(ipam_ctx *ctx, const char *set, const ipam_add
 				  uint64_t generation)
 {
 	struct release_arg a = { BY_ADDR, NULL, NULL, addr, generation, 0 };
+	int r;
 
-	if (!addr)
-		return ipam__fail(-EINVAL, "address", NULL, "missing argument");
+	if ((r = ipam__addr_arg(addr, "address")) < 0)
+		return r;
 	return run_release(ctx, set, &a);
 }
 
@@ -760,8 +775,8 @@ IPAM_EXPORT int ipam_reserve(ipam_ctx *ctx, const char *set, const ipam_addr *ad
 	size_t n;
 	int r;
 
-	if (!addr)
-		return ipam__fail(-EINVAL, "address", NULL, "missing argument");
+	if ((r = ipam__addr_arg(addr, "address")) < 0)
+		return r;
 	if ((n = strnlen(a.note, IPAM_OWNER_MAX + 1)) > IPAM_OWNER_MAX)
 		return ipam__fail_n(-ENAMETOOLONG, "note", a.note, n, "longer than %d bytes", IPAM_OWNER_MAX);
 	if ((r = ipam__text_check(a.note, IPAM_OWNER_MAX + 1, "note", 1)) < 0)
@@ -772,8 +787,9 @@ IPAM_EXPORT int ipam_reserve(ipam_ctx *ctx, const char *set, const ipam_addr *ad
 IPAM_EXPORT int ipam_unreserve(ipam_ctx *ctx, const char *set, const ipam_addr *addr)
 {
 	struct reserve_arg a = { addr, NULL, 1 };
+	int r;
 
-	if (!addr)
-		return ipam__fail(-EINVAL, "address", NULL, "missing argument");
+	if ((r = ipam__addr_arg(addr, "address")) < 0)
+		return r;
 	return ipam__ctx_commit_set(ctx, set, decide_reserve, &a);
 }

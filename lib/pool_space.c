@@ -182,7 +182,11 @@ IPAM_EXPORT int ipam_pool_is_allocatable(const ipam_pool *p, const ipam_addr *a)
  * per allocatable address (count; full: 2^128 or more). */
 static int resolve_index(const ipam_pool *p, ipam__u128 size, int full, int report)
 {
-
+	if (full) /* every index numbers addresses in 128 bits */
+		return report ? ipam__fail(-E2BIG, "ranges", p->name,
+					   "the pool has 2^128 allocatable addresses; an index holds "
+					   "at most 2^128 - 1: leave one address out")
+			      : -E2BIG;
 	if (p->index_kind == IPAM_INDEX_SPARSE)
 		return IPAM_INDEX_SPARSE;
 	if (!full && size <= p->bitmap_max)

@@ -172,11 +172,21 @@ START_TEST(exact_addresses)
 	/* The gateway, the broadcast address, outside the subnet. */
 	ipam_addr gw = fx_addr("10.0.0.1"), bc = fx_addr("10.0.0.7"), out4 = fx_addr("10.9.0.1");
 	r.exact = &gw;
+	ipam_clear_error();
 	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -EACCES);
+	ck_assert_int_eq(ipam_last_error(NULL), -EACCES); /* each failure says why */
+	ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "10.0.0.1"));
+	ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "gateway"));
 	r.exact = &bc;
 	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -EACCES);
+	ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "10.0.0.7"));
 	r.exact = &out4;
 	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -ERANGE);
+	/* A lookup that finds nothing records that, not an earlier failure. */
+	ipam_lease l;
+	ck_assert_int_eq(ipam_lookup_addr(ctx, "net", &bc, &l), -ENOENT);
+	ck_assert_int_eq(ipam_last_error(NULL), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "10.0.0.7"));
 	/* The owner asking for another address than the one it holds. */
 	ipam_addr other = fx_addr("10.0.0.6");
 	r = fx_req("net", "ns/a", "c1");
@@ -542,7 +552,7 @@ START_TEST(model_random)
 {
 	uint64_t s = tu_seed("ctx model");
 	int held[OWNERS];         /* 1 if the model says the owner holds leases */
-	char att[OWNERS][16];     /* its current attachment */
+	char att[OWNERS][32];     /* its current attachment */
 	long steps = tu_scale(4000);
 	memset(held, 0, sizeof(held));
 	for (int i = 0; i < OWNERS; i++)
@@ -958,6 +968,140 @@ START_TEST(redefine_quarantine)
 }
 END_TEST
 
+/* Two pools of one subnet with their own ranges: an exact address or a
+ * hint goes to the pool that hands it out. */
+START_TEST(pools_sharing_a_subnet)
+{
+	ipam_store *s2 = fx_store();
+	ipam_ctx *c = fx_ctx(s2, 0);
+	fx_add_set(c, "two", fx_pool("lo", "10.2.0.0/24", "10.2.0.10-10.2.0.19", NULL),
+		   fx_pool("hi", "10.2.0.0/24", "10.2.0.20-10.2.0.29", NULL), NULL);
+	ipam_lease out[2];
+	char x[IPAM_ADDR_STRLEN];
+	ipam_addr both[2] = { fx_addr("10.2.0.25"), fx_addr("10.2.0.12") };
+	ipam_request r = fx_req("two", "o1", "a1");
+	unsigned n = 2;
+	r.exact = both;
+	r.nexact = 2;
+	ck_assert_msg(ipam_allocate(c, &r, out, &n) == 0, "%s", ipam_last_error_message());
+	ck_assert_str_eq(out[0].pool, "lo");
+	ck_assert_str_eq(fx_fmt(&out[0].addr, x), "10.2.0.12");
+	ck_assert_str_eq(out[1].pool, "hi");
+	ck_assert_str_eq(fx_fmt(&out[1].addr, x), "10.2.0.25");
+	/* One exact address, for the second pool only. */
+	const char *hi = "hi";
+	r = fx_req("two", "o2", "a2");
+	r.exact = &both[0];
+	r.nexact = 1;
+	r.pools = &hi;
+	r.npools = 1;
+	n = 2;
+	ck_assert_int_eq(ipam_allocate(c, &r, out, &n), -EEXIST); /* o1 holds it */
+	ipam_addr free_hi = fx_addr("10.2.0.27");
+	r.exact = &free_hi;
+	ck_assert_msg(ipam_allocate(c, &r, out, &n) == 0, "%s", ipam_last_error_message());
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(fx_fmt(&out[0].addr, x), "10.2.0.27");
+	/* A hint, likewise. */
+	ipam_addr hint = fx_addr("10.2.0.28");
+	r = fx_req("two", "o3", "a3");
+	r.hints = &hint;
+	r.nhints = 1;
+	n = 2;
+	ck_assert_int_eq(ipam_allocate(c, &r, out, &n), 0);
+	ck_assert_str_eq(fx_fmt(&out[1].addr, x), "10.2.0.28");
+	/* An address in the subnet that neither pool hands out. */
+	ipam_addr none = fx_addr("10.2.0.40");
+	r = fx_req("two", "o4", "a4");
+	r.exact = &none;
+	r.nexact = 1;
+	n = 2;
+	ck_assert_int_eq(ipam_allocate(c, &r, out, &n), -EACCES);
+	ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "10.2.0.40"));
+	ck_assert_int_eq(ipam_verify(c, "two"), 0);
+	ipam_ctx_free(c);
+	ipam_store_free(s2);
+}
+END_TEST
+
+/* An exact request for an address whose quarantine is over, by time or by
+ * other allocations, gets it. */
+START_TEST(exact_after_quarantine)
+{
+	ipam_store *s2 = fx_store();
+	ipam_ctx *c = fx_ctx(s2, 0);
+	ipam_pool *p = fx_pool("v4", "10.3.0.0/28", NULL, NULL); /* .1-.14 */
+	ipam_pool *q = fx_pool("v4b", "10.4.0.0/28", NULL, NULL);
+	ipam_pool_set_quarantine(p, 60, 0, 0);
+	ipam_pool_set_quarantine(q, 0, 2, 0);
+	fx_add_set(c, "qt", p, NULL);
+	fx_add_set(c, "qa", q, NULL);
+	ipam_lease l, x;
+	unsigned n = 1;
+	const char *sets[2] = { "qt", "qa" };
+	for (int k = 0; k < 2; k++) {
+		ipam_request r = fx_req(sets[k], "first", "first");
+		ck_assert_int_eq(ipam_allocate(c, &r, &l, &n), 0);
+		ck_assert_int_eq(ipam_release_owner(c, sets[k], "first", NULL), 1);
+		r = fx_req(sets[k], "second", "second");
+		r.exact = &l.addr;
+		r.nexact = 1;
+		ck_assert_int_eq(ipam_allocate(c, &r, &x, &n), -EBUSY);
+		ck_assert_int_eq(ipam_last_error(NULL), -EBUSY);
+		if (k == 0) {
+			fx_advance(61000);
+		} else { /* two other allocations */
+			ipam_request o = fx_req(sets[k], "other1", "other1");
+			ck_assert_int_eq(ipam_allocate(c, &o, &x, &n), 0);
+			ck_assert_int_eq(ipam_allocate(c, &r, &x, &n), -EBUSY);
+			o = fx_req(sets[k], "other2", "other2");
+			ck_assert_int_eq(ipam_allocate(c, &o, &x, &n), 0);
+		}
+		ck_assert_msg(ipam_allocate(c, &r, &x, &n) == 0, "%s: %s", sets[k],
+			      ipam_last_error_message());
+		ck_assert_int_eq(ipam_addr_cmp(&x.addr, &l.addr), 0);
+		ck_assert_str_eq(x.owner, "second");
+		ck_assert_int_eq(ipam_verify(c, sets[k]), 0);
+	}
+	ipam_ctx_free(c);
+	ipam_store_free(s2);
+}
+END_TEST
+
+/* An ipam_addr that is not well formed is refused before anything reads
+ * it (no uninitialised bytes in a message). */
+START_TEST(malformed_addresses)
+{
+	ipam_addr bad[3];
+	ipam_lease out[2];
+	bad[0] = fx_addr("10.0.0.3");
+	bad[0].hi = 5;
+	bad[1] = fx_addr("10.0.0.3");
+	bad[1].lo = (uint64_t)1 << 33;
+	bad[2] = fx_addr("10.0.0.3");
+	bad[2].family = 9;
+	for (int i = 0; i < 3; i++) {
+		ipam_request r = fx_req("net", "ns/x", "cx");
+		unsigned n = 2;
+		r.exact = &bad[i];
+		r.nexact = 1;
+		ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -EINVAL);
+		ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "exact"));
+		r.exact = NULL;
+		r.nexact = 0;
+		r.hints = &bad[i];
+		r.nhints = 1;
+		ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -EINVAL);
+		ck_assert_int_eq(ipam_reserve(ctx, "net", &bad[i], "x"), -EINVAL);
+		ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "well-formed"));
+		ck_assert_int_eq(ipam_unreserve(ctx, "net", &bad[i]), -EINVAL);
+		ck_assert_int_eq(ipam_release_addr(ctx, "net", &bad[i], 0), -EINVAL);
+		ck_assert_int_eq(ipam_lookup_addr(ctx, "net", &bad[i], out), -EINVAL);
+	}
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 0);
+}
+END_TEST
+
 /* The same, the file store loading from snapshots. */
 START_TEST(redefine_quarantine_snapshot)
 {
@@ -990,6 +1134,9 @@ int main(void)
 	tcase_add_test(tc, redefine_quarantine);
 	tcase_add_test(tc, redefine_quarantine_snapshot);
 	tcase_add_test(tc, redefine_moved_subnet);
+	tcase_add_test(tc, pools_sharing_a_subnet);
+	tcase_add_test(tc, exact_after_quarantine);
+	tcase_add_test(tc, malformed_addresses);
 	suite_add_tcase(s, tc);
 	printf("store: %s\n", getenv("IPAM_TEST_STORE") ? getenv("IPAM_TEST_STORE") : "memory");
 	return tu_run(s);

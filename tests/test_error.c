@@ -3,6 +3,7 @@
  * allocator and an out-of-memory sweep over building pools and pool sets:
  * fail the Nth allocation for every N until the whole sequence succeeds;
  * every failure must be a clean -ENOMEM with nothing leaked (ASan build). */
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,15 @@ START_TEST(table)
 	ck_assert_str_eq(ipam_strerror(-99999), "unknown error");
 	ck_assert_str_eq(ipam_errname(-99999), "UNKNOWN");
 	ck_assert_str_eq(ipam_strerror(-ENOSPC), "no free address in pool");
+	ck_assert_str_eq(ipam_strerror(INT_MIN), "unknown error"); /* not negatable */
+	ck_assert_str_eq(ipam_errname(INT_MIN), "UNKNOWN");
+	ck_assert_str_eq(ipam_strerror(INT_MAX), "unknown error");
+	/* A message of up to the record's size is kept whole. */
+	char why[300];
+	memset(why, 'w', sizeof(why) - 1);
+	why[sizeof(why) - 1] = '\0';
+	ck_assert_int_eq(ipam_error_set(-EINVAL, "f", NULL, "%s!", why), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "w!"));
 }
 END_TEST
 

@@ -760,7 +760,19 @@ START_TEST(unsafe_places)
 	snprintf(link, sizeof(link), "%s/link", dir);
 	snprintf(open_dir, sizeof(open_dir), "%s/open", dir);
 	ck_assert_int_eq(symlink(dir, link), 0);
-	ck_assert_int_lt(ipam_store_file_new(&st, link, NULL), 0);
+	ck_assert_int_eq(ipam_store_file_new(&st, link, NULL), -EACCES);
+	ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "symbolic link"));
+	/* A system error that <ipam/error.h> does not list is -EIO, with the
+	 * system's words: here a regular file where the directory should be. */
+	char plain[300];
+	snprintf(plain, sizeof(plain), "%s/plain", dir);
+	FILE *f = fopen(plain, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(ipam_store_file_new(&st, plain, NULL), -EIO);
+	ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "Not a directory"));
+	snprintf(plain, sizeof(plain), "%s/plain/sub", dir);
+	ck_assert_int_eq(ipam_store_file_new(&st, plain, NULL), -EIO); /* mkdir: ENOTDIR */
 	ck_assert_int_eq(mkdir(open_dir, 0777), 0);
 	ck_assert_int_eq(chmod(open_dir, 0777), 0);
 	ck_assert_int_eq(ipam_store_file_new(&st, open_dir, NULL), -EACCES);

@@ -228,6 +228,14 @@ START_TEST(index_choice)
 	ck_assert_int_eq(ipam_pool_set_index(p, IPAM_INDEX_AUTO, 0), 0);
 	ck_assert_int_eq(ipam_pool_validate(p), 0);
 	ck_assert_int_eq(ipam_pool_index_kind(p), IPAM_INDEX_SPARSE);
+	/* Every one of the 2^128 addresses: more than any index numbers. */
+	ipam_range all;
+	ck_assert_int_eq(ipam_range_parse("::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", &all), 0);
+	ck_assert_int_eq(ipam_pool_add_range(p, &all), 0);
+	expect_error(ipam_pool_validate(p), -E2BIG, "ranges");
+	expect_error(ipam_pool_index_kind(p), -E2BIG, "ranges");
+	ck_assert_int_eq(ipam_pool_set_index(p, IPAM_INDEX_SPARSE, 0), 0);
+	expect_error(ipam_pool_validate(p), -E2BIG, "ranges");
 	ipam_pool_free(p);
 
 	p = P("p", "10.0.0.0/8");

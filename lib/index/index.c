@@ -437,6 +437,20 @@ int ipam__index_state(const ipam__index *idx, const ipam_addr *a)
 	return r < 0 ? r : state_of(idx, ord, NULL);
 }
 
+int ipam__index_exact_state(const ipam__index *idx, const ipam_addr *a, uint64_t owner,
+			    int64_t now_ms)
+{
+	ipam__u128 ord;
+	int r;
+
+	if (!idx || !a)
+		return -EINVAL;
+	r = locate_or_fail(idx, a, &ord);
+	if (r < 0)
+		return r;
+	return claimable(idx, ord, owner, now_ms) ? IPAM__ADDR_FREE : state_of(idx, ord, NULL);
+}
+
 int ipam__index_is_taken(const ipam__index *idx, const ipam_addr *a)
 {
 	int r = ipam__index_state(idx, a);

@@ -181,6 +181,12 @@ int ipam__index_untake(ipam__index *idx, const ipam_addr *a);
 
 /* IPAM__ADDR_FREE, _USED or _QUARANTINED, or -ERANGE/-EACCES/-EINVAL. */
 int ipam__index_state(const ipam__index *idx, const ipam_addr *a);
+/* The same for an exact request of owner at now_ms: IPAM__ADDR_FREE if
+ * owner may take a (free, quarantined for owner, or its quarantine over by
+ * time or by allocations), else _USED or _QUARANTINED; -ERANGE/-EACCES
+ * with a message naming the address recorded; -EINVAL. */
+int ipam__index_exact_state(const ipam__index *idx, const ipam_addr *a, uint64_t owner,
+			    int64_t now_ms);
 
 /* 1 if a is used or quarantined, 0 if free, or a negative code. */
 int ipam__index_is_taken(const ipam__index *idx, const ipam_addr *a);

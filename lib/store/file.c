@@ -98,7 +98,7 @@ static void note(struct filestore *fs, int level, const char *fmt, ...)
 
 static int errno_fail(int err, const char *what, const char *file)
 {
-	return ipam__fail(-err, "file", file, "%s: %s", what, strerror(err));
+	return ipam__fail(ipam__errno_code(err), "file", file, "%s: %s", what, strerror(err));
 }
 
 /* ---- small file helpers ----------------------------------------------------------- */
@@ -1081,9 +1081,13 @@ IPAM_EXPORT int ipam_store_file_new(ipam_store **out, const char *dir,
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return errno_fail(errno, "mkdir", dir);
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno_fail(errno == ELOOP ? ELOOP : errno,
-				  errno == ELOOP ? "refusing a symbolic link" : "open", dir);
+	if (fd < 0) {
+		int e = errno; /* a symbolic link: ELOOP, or ENOTDIR with O_DIRECTORY */
+		if ((e == ELOOP || e == ENOTDIR) && lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
+			return ipam__fail(-EACCES, "dir", dir,
+					  "is a symbolic link: give the directory it points to");
+		return errno_fail(e, "open", dir);
+	}
 	if (fstat(fd, &st) < 0 || (st.st_mode & 022)) {
 		close(fd);
 		return ipam__fail(-EACCES, "dir", dir,
