@@ -33,7 +33,7 @@ struct alloc_arg {
 	unsigned pools[MAX_REQ_POOLS];
 	const ipam_addr *exact[MAX_REQ_POOLS];
 	const ipam_addr *hint[MAX_REQ_POOLS];
-	int kind[MAX_REQ_POOLS]; /* 0: existing, 1: new, 2: rebind */
+	int kind[MAX_REQ_POOLS]; /* 0: existing, 1: new, 2: rebind, 3: renewed in place */
 	ipam_lease *out;
 	struct ipam__claimlist claims; /* candidates of the decision in flight */
 };
@@ -216,13 +216,24 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 			ipam_addr have = { 0, 0, ipam__rec_family(v, bound) };
 			ipam_lease *out = &a->out[k];
 			ipam__addr_set_value(&have, ipam__rec_addr(bound));
-			if (a->exact[k] && ipam_addr_cmp(a->exact[k], &have) != 0)
-				return fmt_fail(-EEXIST, "owner", &have,
-						"the owner already holds this address in the pool");
+			if (a->exact[k] && ipam_addr_cmp(a->exact[k], &have) != 0) {
+				char held[IPAM_ADDR_STRLEN], why[IPAM_ADDR_STRLEN + 128];
+				ipam_addr_format(&have, held, sizeof(held));
+				snprintf(why, sizeof(why), "the owner already holds %s in pool %s", held,
+					 pname);
+				return fmt_fail(-EEXIST, "exact", a->exact[k], why);
+			}
 			ipam__rec_export(v, bound, pname, out);
 			if (ipam__rec_attach_eq(bound, req->attachment, alen)) {
-				a->kind[k] = 0;
-				continue;
+				/* Asked again: the same lease, unchanged unless the
+				 * request says more: a TTL reaching past its expiry
+				 * renews it, and a suspect one is bound again (its
+				 * owner is alive). Both as a rebind does. */
+				if (bound->state != IPAM_LEASE_SUSPECT &&
+				    (!req->ttl || (out->expires && out->expires >= secs(now_ms) + req->ttl))) {
+					a->kind[k] = 0;
+					continue;
+				}
 			}
 			/* Same owner, new attachment: rebind, keeping the address. */
 			if (!(op = ipam__txnbuf_op(tb)))
@@ -258,7 +269,7 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 				for (unsigned i = 0; i < req->nattrs; i++)
 					out->attrs[i] = req->attrs[i];
 			}
-			a->kind[k] = 2;
+			a->kind[k] = ipam__rec_attach_eq(bound, req->attachment, alen) ? 3 : 2;
 			if ((r = ipam__cond_addr_gen(ctx, tb, v, p, &have, bound->generation)) < 0 ||
 			    (r = ipam__cond_owner_gen(ctx, tb, v, p, req->owner, req->ifname,
 						      bound->generation)) < 0)
@@ -417,7 +428,11 @@ static int check_request(const ipam_request *req, const char *node, struct req_l
 	    (r = req_text(req->attachment, IPAM_ATTACHMENT_MAX, "attachment", &n->attach)) < 0 ||
 	    (r = req_text(node, IPAM_NODE_MAX, "node", &n->node)) < 0)
 		return r;
-	if (req->nattrs > IPAM_ATTRS_MAX || (req->nattrs && !req->attrs))
+	if (!req->attachment[0])
+		return ipam__fail(-EINVAL, "attachment", "", "must not be empty");
+	if (req->nattrs && !req->attrs)
+		return ipam__fail(-EINVAL, "request", NULL, "array given without its items");
+	if (req->nattrs > IPAM_ATTRS_MAX)
 		return ipam__fail(-E2BIG, "attrs", NULL, "at most %d attributes", IPAM_ATTRS_MAX);
 	if (req->nattrs && (r = ipam__attrs_check(req->attrs, req->nattrs)) < 0)
 		return r;
@@ -490,8 +505,12 @@ IPAM_EXPORT int ipam_allocate(ipam_ctx *ctx, const ipam_request *req, ipam_lease
 		for (unsigned k = 0; k < e->view->npools; k++)
 			a.pools[a.npools++] = k;
 	}
-	if (*nout < a.npools)
-		return ipam__fail(-ENOSPC, "out", NULL, "room for %u leases needed", a.npools);
+	if (*nout < a.npools) {
+		unsigned room = *nout;
+		*nout = a.npools;
+		return ipam__fail(-ERANGE, "out", NULL, "room for %u leases needed, %u given", a.npools,
+				  room);
+	}
 	for (unsigned k = 0; k < a.npools; k++)
 		a.exact[k] = a.hint[k] = NULL;
 	for (unsigned i = 0; i < req->nexact; i++) {

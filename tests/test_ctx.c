@@ -225,8 +225,22 @@ START_TEST(bad_requests)
 	r.npools = 1;
 	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -ENOENT);
 	r = fx_req("net", "ns/a", "c1");
-	n = 1; /* room for one lease, two pools */
-	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -ENOSPC);
+	n = 1; /* room for one lease, two pools: not "pool exhausted" */
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -ERANGE);
+	ck_assert_uint_eq(n, 2); /* the room needed */
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 0);
+	n = 2;
+	r = fx_req("net", "ns/a", ""); /* no attachment: nothing to release it by */
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "attachment"));
+	r = fx_req("net", "ns/a", "c1");
+	r.nattrs = 1; /* and no array */
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -EINVAL);
+	ipam_attr twice[2] = { { "uid", "1" }, { "uid", "2" } };
+	r.attrs = twice;
+	r.nattrs = 2;
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "twice"));
 	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 0);
 	ck_assert_int_eq(ipam_release_attachment(ctx, "nope", "c1", 0), -ENOENT);
 	ck_assert_int_eq(ipam_allocate(NULL, &r, out, &n), -EINVAL);
@@ -401,6 +415,23 @@ START_TEST(renew_ttl_and_attrs)
 	ck_assert_str_eq(l.attrs[0].key, "uid");
 	ck_assert_str_eq(l.attrs[0].value, "5d8f7c9b");
 	ck_assert_int_eq(ipam_renew(ctx, "net", "nobody", NULL, 60), -ENOENT);
+	/* Asking again with a TTL renews too (a DHCP REQUEST); within the
+	 * lease's time already granted it changes nothing. */
+	fx_advance(100000);
+	n = 2;
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), 0);
+	ck_assert_int_eq(ipam_addr_cmp(&out[0].addr, &l.addr), 0);
+	ck_assert_int_eq(out[0].expires, l.created + 800);
+	ck_assert_uint_gt(out[0].generation, l.generation);
+	ipam_lease again[2];
+	r.ttl = 60;
+	n = 2;
+	ck_assert_int_eq(ipam_allocate(ctx, &r, again, &n), 0);
+	ck_assert_int_eq(again[0].expires, out[0].expires);
+	ck_assert_uint_eq(again[0].generation, out[0].generation);
+	ipam_ctx_stats s;
+	ipam_ctx_stats_get(ctx, &s);
+	ck_assert_uint_eq(s.rebinds, 0);
 }
 END_TEST
 

@@ -540,6 +540,33 @@ START_TEST(expiry_with_hold)
 }
 END_TEST
 
+/* A suspect lease whose owner asks for it again is bound again. */
+START_TEST(suspect_asked_again)
+{
+	ipam_gc_oracle o = { IPAM_GC_ORACLE_VERSION, "dead", NULL, always_dead, NULL, NULL, NULL };
+	ipam_gc_policy p = policy(1, 30, 0);
+	ipam_gc_report *rep = NULL;
+	ipam_lease out[2], l;
+	ck_assert_int_eq(alloc("ns/slow", "c-slow"), 0);
+	ck_assert_int_eq(ipam_gc(ctx, "net", &o, &p, &rep), 0);
+	ck_assert_uint_eq(rep->counts[IPAM_GC_MARKED_SUSPECT], 2);
+	ipam_gc_report_free(rep);
+	ipam_request r = fx_req("net", "ns/slow", "c-slow");
+	unsigned n = 2;
+	ck_assert_int_eq(ipam_allocate(ctx, &r, out, &n), 0);
+	ck_assert_int_eq(out[0].state, IPAM_LEASE_BOUND);
+	ck_assert_int_eq(out[0].suspect_since, 0);
+	ck_assert_int_eq(ipam_lookup_addr(ctx, "net", &out[1].addr, &l), 0);
+	ck_assert_int_eq(l.state, IPAM_LEASE_BOUND);
+	/* So the next pass starts over: marked again, not reclaimed. */
+	fx_advance(31000);
+	ck_assert_int_eq(ipam_gc(ctx, "net", &o, &p, &rep), 0);
+	ck_assert_uint_eq(rep->counts[IPAM_GC_RECLAIMED], 0);
+	ck_assert_uint_eq(rep->counts[IPAM_GC_MARKED_SUSPECT], 2);
+	ipam_gc_report_free(rep);
+}
+END_TEST
+
 /* A batch smaller than a hash bucket: every lease is still judged, once. */
 START_TEST(small_batches_judge_every_lease)
 {
@@ -629,6 +656,7 @@ int main(void)
 	tcase_add_test(tc, dead_node_leases_become_suspects);
 	tcase_add_test(tc, expiry_with_hold);
 	tcase_add_test(tc, small_batches_judge_every_lease);
+	tcase_add_test(tc, suspect_asked_again);
 	tcase_add_test(tc, nested_pass_in_oracle);
 	tcase_add_test(tc, expiry_hold_unbounded);
 	suite_add_tcase(s, tc);

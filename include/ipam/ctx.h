@@ -114,24 +114,30 @@ const ipam_poolset *ipam_ctx_poolset(const ipam_ctx *ctx, const char *name);
 
 typedef struct ipam_request {
 	const char *poolset;
-	const char *owner;      /* required */
-	const char *ifname;     /* required ("eth0") */
-	const char *attachment; /* required: container/sandbox id (+ ifname) */
+	const char *owner;      /* required, not empty */
+	const char *ifname;     /* required ("eth0"); "" allowed: one lease per owner and pool */
+	const char *attachment; /* required, not empty: container/sandbox id (+ ifname) */
 	const char *node;       /* NULL: the context's node */
 	/* Pools to allocate from, by name; NULL/0: every pool of the set (one
-	 * address each: dual-stack is a set with a v4 and a v6 pool). */
+	 * address each: dual-stack is a set with a v4 and a v6 pool). At most
+	 * 16 pools per request (-E2BIG). */
 	const char *const *pools;
 	unsigned npools;
-	/* Exact addresses wanted (each must fall in one of the requested
-	 * pools; refused if taken, excluded or outside every pool). */
+	/* Exact addresses wanted, at most one per pool: each goes to the
+	 * requested pool that hands it out (pools of a set may share a subnet
+	 * with their own ranges); refused if taken, quarantined for another
+	 * owner, excluded or outside every pool. */
 	const ipam_addr *exact;
 	unsigned nexact;
-	/* Preferred addresses (an owner's previous ones): used when free. */
+	/* Preferred addresses (an owner's previous ones): used when free.
+	 * Exact and preferred addresses must be well formed
+	 * (ipam_addr_is_valid()), or the request is -EINVAL. */
 	const ipam_addr *hints;
 	unsigned nhints;
 	/* Lease lifetime in seconds; 0: no expiry. */
 	uint32_t ttl;
-	/* Caller-defined attributes stored with the leases (pod UID, MAC). */
+	/* Caller-defined attributes stored with the leases (pod UID, MAC);
+	 * keys not empty, each at most once. */
 	const ipam_attr *attrs;
 	unsigned nattrs;
 } ipam_request;
@@ -143,13 +149,17 @@ typedef struct ipam_request {
  * Idempotent: if (owner, ifname) already holds a bound lease in a pool, that
  * lease is returned. If it holds one under another attachment (the pod's
  * sandbox was recreated, e.g. after a node power-off), the lease is rebound
- * to the new attachment, keeping its address. If the owner's address is
- * quarantined (recently released), it gets it back.
+ * to the new attachment, keeping its address. Asked again under the same
+ * attachment, the lease is returned unchanged (no commit), except that a
+ * ttl reaching past its expiry renews it to now + ttl (a DHCP REQUEST), and
+ * a suspect lease (see <ipam/gc.h>) is bound again: its owner is alive. If
+ * the owner's address is quarantined (recently released), it gets it back.
  *
  * out receives one lease per requested pool, in pool order; *nout is its
  * capacity on entry and the count on return. Returns 0, or -ENOSPC (a pool
  * is exhausted), -EEXIST/-EBUSY/-EACCES/-ERANGE (an exact address cannot be
- * had), -EAGAIN (conflicts persisted: try again later), -ENAMETOOLONG,
+ * had), -ERANGE also when *nout is too small (*nout is then the room
+ * needed), -EAGAIN (conflicts persisted: try again later), -ENAMETOOLONG,
  * -EINVAL, -ENOENT (no such pool set or pool), -ENOMEM, or a store error.
  */
 int ipam_allocate(ipam_ctx *ctx, const ipam_request *req, ipam_lease *out, unsigned *nout);
@@ -183,7 +193,8 @@ int ipam_renew(ipam_ctx *ctx, const char *set, const char *owner, const char *if
 /* Pin addr for an operator (never handed out) with a note as its owner.
  * -EEXIST if it is leased, -EACCES if it is not allocatable. */
 int ipam_reserve(ipam_ctx *ctx, const char *set, const ipam_addr *addr, const char *note);
-/* Unpin it; -ENOENT if it is not reserved. */
+/* Unpin it; -ENOENT if it is not reserved, -EACCES if it is not
+ * allocatable. */
 int ipam_unreserve(ipam_ctx *ctx, const char *set, const ipam_addr *addr);
 
 /* ---- look up, iterate, statistics ----------------------------------------------- */

@@ -127,7 +127,8 @@ struct ipam_store {
  * It keeps the leases of each pool set (by name, with its own copy of the
  * set's definition) until it is freed: contexts attaching the set share
  * them, and a context attaching it after another was freed finds them,
- * under the same definition or a new one (ipam_ctx_add_poolset()).
+ * under the same definition or a new one (ipam_ctx_add_poolset()). So it
+ * holds at most 64 pool sets, counting every name ever attached (-E2BIG).
  * Lookups never wait behind a slow decision: a commit holds the view's
  * write lock only to check preconditions and apply. (A context applies its
  * own change sets to this store without building public ipam_op records;
