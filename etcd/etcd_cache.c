@@ -159,7 +159,9 @@ static int apply_one(ipam_view *v, unsigned pool, ipam_op_kind kind, const ipam_
 	txn.ops = &op;
 	txn.nops = 1;
 	/* When the record was written: a quarantine counts from there. */
-	txn.now_ms = l->updated * 1000;
+	txn.now_ms = l->updated > INT64_MAX / 1000   ? INT64_MAX
+		     : l->updated < INT64_MIN / 1000 ? INT64_MIN
+						      : l->updated * 1000; /* etcd's data may be anything */
 	return ipam_view_apply(v, &txn, rev);
 }
 

@@ -333,7 +333,8 @@ static int budget_over(const struct pass *p)
 {
 	if (p->pol->max_reclaims && p->reclaims >= p->pol->max_reclaims)
 		return 1;
-	return p->pol->time_budget_ms && mono_us() - p->start_us >= p->pol->time_budget_ms * 1000;
+	return p->pol->time_budget_ms > 0 &&
+	       (mono_us() - p->start_us) / 1000 >= p->pol->time_budget_ms; /* no overflow */
 }
 
 /* Act on one judged lease; a negative return stops the pass. */

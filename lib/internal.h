@@ -83,6 +83,17 @@ unsigned long ipam__fail_count(void);
  * message keeps the system's words. */
 int ipam__errno_code(int err);
 
+/* Unix seconds to milliseconds, saturating: times read from a store may be
+ * anything. */
+static inline int64_t ipam__secs_to_ms(int64_t s)
+{
+	if (s > INT64_MAX / 1000)
+		return INT64_MAX;
+	if (s < INT64_MIN / 1000)
+		return INT64_MIN;
+	return s * 1000;
+}
+
 /* An address argument of field: 0, or -EINVAL recorded if it is NULL or
  * not well formed (ipam_addr_is_valid()), before anything formats it. */
 int ipam__addr_arg(const ipam_addr *a, const char *field);

@@ -99,7 +99,10 @@ static inline ipam__u128 free_count(const ipam__index *idx)
  * of allocations since the release has been reached. */
 static bool expired(const ipam__index *idx, const struct ipam__qentry *e, int64_t now_ms)
 {
-	if (idx->q_ms && (now_ms < e->released_ms || now_ms - e->released_ms < idx->q_ms))
+	/* (The difference unsigned: a release time read from a store may be
+	 * anything, and now - released must not overflow.) */
+	if (idx->q_ms && (now_ms < e->released_ms ||
+			  (uint64_t)now_ms - (uint64_t)e->released_ms < (uint64_t)idx->q_ms))
 		return false;
 	if (idx->q_allocs && idx->allocs - e->alloc_seq < idx->q_allocs)
 		return false;

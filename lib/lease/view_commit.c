@@ -383,8 +383,9 @@ static void index_transition(const ipam_view *v, struct ipam__pool_state *ps, co
 		}
 		int64_t upd = ipam__rec_updated(nr);
 		ipam__index_release(ps->idx, a, ipam__rec_owner_tag(v, nr),
-				    old || upd > INT64_MAX / 1000 || upd < INT64_MIN / 1000 ? now_ms
-											 : upd * 1000);
+				    old || upd > INT64_MAX / 1000 || upd < INT64_MIN / 1000
+					    ? now_ms
+					    : ipam__secs_to_ms(upd));
 		return;
 	}
 	/* Deleted. */
@@ -715,7 +716,7 @@ static int load_ref_h(ipam_view *v, const struct ipam__lease_ref *l, unsigned po
 		return ipam__fail_code(e);
 	if ((e = ipam__rec_new_ref(v, &r, l, pool, packed)) < 0)
 		return ipam__fail_code(e);
-	index_transition(v, ps, &l->addr, 0, r->state, r, l->updated * 1000);
+	index_transition(v, ps, &l->addr, 0, r->state, r, ipam__secs_to_ms(l->updated));
 	ipam__view_link_h(v, r, h);
 	if (r->state == IPAM_LEASE_RESERVED)
 		ps->reserved++;
