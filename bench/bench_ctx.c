@@ -112,29 +112,6 @@ static __attribute__((noinline)) void api_churn(ipam_ctx *ctx, long iters)
 
 static long api_iters = 200000;
 
-static double api_99(int realistic)
-{
-	ipam_store *st;
-	ipam_ctx *ctx = make_ctx(&st, 0, pool("v4", "10.0.0.0/16", NULL), NULL);
-	ipam_lease l;
-	char owner[32];
-	const long total = 65534, fill = total * 99 / 100, iters = api_iters;
-	for (long i = 0; i < fill; i++) {
-		snprintf(owner, sizeof(owner), "o%ld", i);
-		ipam_request r = { .poolset = "net", .owner = owner, .ifname = "eth0", .attachment = owner };
-		unsigned n = 1;
-		if (ipam_allocate(ctx, &r, &l, &n) < 0)
-			die("fill");
-	}
-	churn_names(realistic);
-	double t0 = now_s();
-	api_churn(ctx, iters);
-	double ns = (now_s() - t0) / (double)iters * 1e9;
-	ipam_ctx_free(ctx);
-	ipam_store_free(st);
-	return ns;
-}
-
 /* The lower bound of floor_model.c on the same pool, fill and names. */
 static __attribute__((noinline)) void floor_churn(struct floor_model *f, long iters)
 {
@@ -146,27 +123,76 @@ static __attribute__((noinline)) void floor_churn(struct floor_model *f, long it
 			die("floor churn");
 }
 
-static double floor_99(int realistic)
+/* What section 1 times beside the raw index: the public API on the memory
+ * store, or the floor model. */
+struct side {
+	ipam_store *st;
+	ipam_ctx *ctx;
+	ipam_pool *p;
+	struct floor_model *f;
+};
+
+static void side_open(struct side *s, int floor)
 {
-	ipam_pool *p = pool("v4", "10.0.0.0/16", NULL);
-	struct floor_model *f = NULL;
+	memset(s, 0, sizeof(*s));
+	if (!floor) {
+		s->ctx = make_ctx(&s->st, 0, pool("v4", "10.0.0.0/16", NULL), NULL);
+		return;
+	}
+	s->p = pool("v4", "10.0.0.0/16", NULL);
+	if (floor_model_new(&s->f, s->p, "node-1", 65536) < 0)
+		die("floor model");
+}
+
+static int side_allocate(struct side *s, const char *owner)
+{
+	ipam_request r = { .poolset = "net", .owner = owner, .ifname = "eth0", .attachment = owner };
 	ipam_lease l;
+	unsigned n = 1;
+
+	return s->f ? floor_model_allocate(s->f, owner, "eth0", owner, &l)
+		    : ipam_allocate(s->ctx, &r, &l, &n);
+}
+
+static void side_close(struct side *s)
+{
+	ipam_ctx_free(s->ctx);
+	ipam_store_free(s->st);
+	floor_model_free(s->f);
+	ipam_pool_free(s->p);
+}
+
+/* ns per allocate+release of one side, on a /16 filled to 99 %. */
+static double side_99(int floor, int realistic)
+{
+	struct side s;
 	char owner[32];
 	const long total = 65534, fill = total * 99 / 100, iters = api_iters;
-	if (floor_model_new(&f, p, "node-1", 65536) < 0)
-		die("floor model");
+	side_open(&s, floor);
 	for (long i = 0; i < fill; i++) {
 		snprintf(owner, sizeof(owner), "o%ld", i);
-		if (floor_model_allocate(f, owner, "eth0", owner, &l) < 0)
-			die("floor fill");
+		if (side_allocate(&s, owner) < 0)
+			die("fill");
 	}
 	churn_names(realistic);
 	double t0 = now_s();
-	floor_churn(f, iters);
+	if (floor)
+		floor_churn(s.f, iters);
+	else
+		api_churn(s.ctx, iters);
 	double ns = (now_s() - t0) / (double)iters * 1e9;
-	floor_model_free(f);
-	ipam_pool_free(p);
+	side_close(&s);
 	return ns;
+}
+
+static double api_99(int realistic)
+{
+	return side_99(0, realistic);
+}
+
+static double floor_99(int realistic)
+{
+	return side_99(1, realistic);
 }
 
 static __attribute__((noinline)) void index_churn(ipam__index *idx, long iters)

@@ -47,6 +47,12 @@ static int locate_or_fail(const ipam__index *idx, const ipam_addr *a, ipam__u128
 	return r;
 }
 
+/* locate_or_fail() of a caller's arguments, NULL ones refused. */
+static int locate_arg(const ipam__index *idx, const ipam_addr *a, ipam__u128 *ord)
+{
+	return idx && a ? locate_or_fail(idx, a, ord) : -EINVAL;
+}
+
 /* ---- the structure, whichever it is --------------------------------------- */
 
 static inline int space_test(const ipam__index *idx, ipam__u128 ord)
@@ -282,9 +288,7 @@ int ipam__index_alloc_exact(ipam__index *idx, const ipam_addr *a, uint64_t owner
 	ipam__u128 ord;
 	int r, st;
 
-	if (!idx || !a)
-		return -EINVAL;
-	r = locate_or_fail(idx, a, &ord);
+	r = locate_arg(idx, a, &ord);
 	if (r < 0)
 		return r;
 	r = space_reserve(idx);
@@ -310,9 +314,7 @@ static int acquire_at(ipam__index *idx, const ipam_addr *a, int64_t now_ms, bool
 	ipam__u128 ord;
 	int r;
 
-	if (!idx || !a)
-		return -EINVAL;
-	r = locate_or_fail(idx, a, &ord);
+	r = locate_arg(idx, a, &ord);
 	if (r < 0)
 		return r;
 	if (loading && state_of(idx, ord, NULL) != IPAM__ADDR_FREE)
@@ -357,9 +359,7 @@ int ipam__index_release(ipam__index *idx, const ipam_addr *a, uint64_t owner, in
 	ipam__u128 ord;
 	int r;
 
-	if (!idx || !a)
-		return -EINVAL;
-	r = locate_or_fail(idx, a, &ord);
+	r = locate_arg(idx, a, &ord);
 	if (r < 0)
 		return r;
 	if (state_of(idx, ord, NULL) != IPAM__ADDR_USED)
@@ -381,9 +381,7 @@ int ipam__index_take(ipam__index *idx, const ipam_addr *a)
 	ipam__u128 ord;
 	int r;
 
-	if (!idx || !a)
-		return -EINVAL;
-	r = locate_or_fail(idx, a, &ord);
+	r = locate_arg(idx, a, &ord);
 	if (r < 0)
 		return r;
 	switch (state_of(idx, ord, NULL)) {
@@ -408,9 +406,7 @@ int ipam__index_untake(ipam__index *idx, const ipam_addr *a)
 	ipam__u128 ord;
 	int r;
 
-	if (!idx || !a)
-		return -EINVAL;
-	r = locate_or_fail(idx, a, &ord);
+	r = locate_arg(idx, a, &ord);
 	if (r < 0)
 		return r;
 	switch (state_of(idx, ord, NULL)) {
@@ -446,9 +442,7 @@ int ipam__index_exact_state(const ipam__index *idx, const ipam_addr *a, uint64_t
 	ipam__u128 ord;
 	int r;
 
-	if (!idx || !a)
-		return -EINVAL;
-	r = locate_or_fail(idx, a, &ord);
+	r = locate_arg(idx, a, &ord);
 	if (r < 0)
 		return r;
 	return claimable(idx, ord, owner, now_ms) ? IPAM__ADDR_FREE : state_of(idx, ord, NULL);
