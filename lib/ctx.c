@@ -614,7 +614,7 @@ static int run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn decide,
  * that returns only a code) gets its code recorded: never a stale message. */
 static int recorded(unsigned long fails, int r)
 {
-	return r < 0 && ipam__fail_count() == fails ? ipam__fail_code(r) : r;
+	return r < 0 && !ipam__failed_since(fails, r) ? ipam__fail_code(r) : r;
 }
 
 int ipam__ctx_run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn decide, void *arg,

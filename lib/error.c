@@ -21,6 +21,16 @@ unsigned long ipam__fail_count(void)
 	return fail_count;
 }
 
+int ipam__failed_since(unsigned long count, int err)
+{
+	return fail_count != count && last_error.code == err;
+}
+
+void ipam__error_restore(const ipam_error_info *saved)
+{
+	last_error = *saved;
+}
+
 IPAM_EXPORT const char *ipam_strerror(int err)
 {
 	if (err == INT_MIN)

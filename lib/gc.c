@@ -154,10 +154,15 @@ static int decide_act(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg, struc
 /* 0 done, -ESTALE (conflict: left alone), or another error. */
 static int act(ipam_ctx *ctx, struct ipam__set_entry *e, struct act_arg *a)
 {
-	int r = ipam__ctx_commit(ctx, e, decide_act, a);
+	ipam_error_info saved;
+	int r;
 
+	ipam_last_error(&saved);
+	r = ipam__ctx_commit(ctx, e, decide_act, a);
 	if (r == -EAGAIN)
 		r = -ESTALE;
+	if (r == -ESTALE) /* an outcome of the pass (a conflict entry), not its failure */
+		ipam__error_restore(&saved);
 	if (r == 0 && a->act == ACT_RECLAIM)
 		atomic_fetch_add(&ctx->releases, a->ngroup);
 	return r;

@@ -77,6 +77,12 @@ int ipam__fail_code(int err);
  * before and after a call can record the code of a failure that recorded
  * nothing (a bare -ENOMEM deep down), so the record is never stale. */
 unsigned long ipam__fail_count(void);
+/* 1 if err is the code recorded last, by a failure after `count` (a
+ * failure swallowed on the way, say a pool found full, does not count). */
+int ipam__failed_since(unsigned long count, int err);
+/* Put back a record saved with ipam_last_error(): a call that turns an
+ * inner failure into a normal outcome leaves the caller's record alone. */
+void ipam__error_restore(const ipam_error_info *saved);
 /* The library's code for a system errno value (either sign), for errors of
  * files and sockets: itself if <ipam/error.h> lists it, else -EIO (ENOSPC
  * and EDQUOT too: a full disk is not a full pool; EPERM is -EACCES). The

@@ -38,6 +38,14 @@ struct alloc_arg {
 	struct ipam__claimlist claims; /* candidates of the decision in flight */
 };
 
+/* Whether asking again for lease l renews it: the request has a TTL and
+ * the lease an expiry that the TTL reaches past (a lease without one keeps
+ * having none). */
+static int renews(const ipam_lease *l, const ipam_request *req, int64_t now_ms)
+{
+	return req->ttl && l->expires && l->expires < secs(now_ms) + req->ttl;
+}
+
 static void fill_new(ipam_lease *l, const struct alloc_arg *a, const char *pool, int64_t now_ms)
 {
 	const ipam_request *req = a->req;
@@ -229,8 +237,7 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 				 * request says more: a TTL reaching past its expiry
 				 * renews it, and a suspect one is bound again (its
 				 * owner is alive). Both as a rebind does. */
-				if (bound->state != IPAM_LEASE_SUSPECT &&
-				    (!req->ttl || (out->expires && out->expires >= secs(now_ms) + req->ttl))) {
+				if (bound->state != IPAM_LEASE_SUSPECT && !renews(out, req, now_ms)) {
 					a->kind[k] = 0;
 					continue;
 				}
@@ -245,7 +252,12 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 			op->state = IPAM_LEASE_BOUND;
 			op->created = out->created;
 			op->updated = secs(now_ms);
-			op->expires = req->ttl ? secs(now_ms) + req->ttl : 0;
+			/* A new attachment takes the request's lifetime; the same
+			 * one keeps its expiry unless renewed. */
+			if (!ipam__rec_attach_eq(bound, req->attachment, alen) || renews(out, req, now_ms))
+				op->expires = req->ttl ? secs(now_ms) + req->ttl : 0;
+			else
+				op->expires = out->expires;
 			op->suspect_since = 0;
 			op->attach = req->attachment;
 			op->attach_len = alen;
@@ -436,6 +448,12 @@ static int check_request(const ipam_request *req, const char *node, struct req_l
 		return ipam__fail(-E2BIG, "attrs", NULL, "at most %d attributes", IPAM_ATTRS_MAX);
 	if (req->nattrs && (r = ipam__attrs_check(req->attrs, req->nattrs)) < 0)
 		return r;
+	/* A new request names each key once. (Only requests: leases stored
+	 * by earlier versions may repeat one, and must stay usable.) */
+	for (unsigned i = 1; i < req->nattrs; i++)
+		for (unsigned j = 0; j < i; j++)
+			if (strcmp(req->attrs[j].key, req->attrs[i].key) == 0)
+				return ipam__fail(-EINVAL, "attrs.key", req->attrs[i].key, "given twice");
 	if ((req->nexact && !req->exact) || (req->nhints && !req->hints) ||
 	    (req->npools && !req->pools))
 		return ipam__fail(-EINVAL, "request", NULL, "array given without its items");
@@ -517,6 +535,9 @@ IPAM_EXPORT int ipam_allocate(ipam_ctx *ctx, const ipam_request *req, ipam_lease
 		int k = pool_of(&a, e->view, &req->exact[i]);
 		if (k < 0)
 			return fmt_fail(-ERANGE, "exact", &req->exact[i], "is in none of the requested pools");
+		if (a.exact[k] && !ipam_pool_is_allocatable(e->view->pools[a.pools[k]].pool, &req->exact[i]))
+			return fmt_fail(-EACCES, "exact", &req->exact[i],
+					"is handed out by none of the requested pools");
 		if (a.exact[k])
 			return fmt_fail(-EINVAL, "exact", &req->exact[i], "a second address for one pool");
 		a.exact[k] = &req->exact[i];

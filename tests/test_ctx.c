@@ -432,6 +432,16 @@ START_TEST(renew_ttl_and_attrs)
 	ipam_ctx_stats s;
 	ipam_ctx_stats_get(ctx, &s);
 	ck_assert_uint_eq(s.rebinds, 0);
+	/* A lease without an expiry keeps having none. */
+	ipam_request forever = fx_req("net", "ns/forever", "cf");
+	n = 2;
+	ck_assert_int_eq(ipam_allocate(ctx, &forever, out, &n), 0);
+	forever.ttl = 60;
+	fx_advance(5000);
+	n = 2;
+	ck_assert_int_eq(ipam_allocate(ctx, &forever, again, &n), 0);
+	ck_assert_int_eq(again[0].expires, 0);
+	ck_assert_uint_eq(again[0].generation, out[0].generation);
 }
 END_TEST
 
@@ -1049,6 +1059,13 @@ START_TEST(pools_sharing_a_subnet)
 	n = 2;
 	ck_assert_int_eq(ipam_allocate(c, &r, out, &n), -EACCES);
 	ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "10.2.0.40"));
+	/* The same after an address that did go to the first pool. */
+	ipam_addr pair[2] = { fx_addr("10.2.0.13"), fx_addr("10.2.0.41") };
+	r.exact = pair;
+	r.nexact = 2;
+	n = 2;
+	ck_assert_int_eq(ipam_allocate(c, &r, out, &n), -EACCES);
+	ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "10.2.0.41"));
 	ck_assert_int_eq(ipam_verify(c, "two"), 0);
 	ipam_ctx_free(c);
 	ipam_store_free(s2);

@@ -231,7 +231,11 @@ START_TEST(io_error_at_each_step)
 		spy->fail_at = steps[i];
 		spy->fail_code = -EIO;
 		spy->fail_times = 1;
+		ipam_error_set(-E2BIG, "mark", NULL, "an earlier failure");
 		ck_assert_int_eq(alloc("ns/a", "c1"), -EIO);
+		/* The store recorded nothing: the library records its code, so
+		 * the record never shows an earlier failure. */
+		ck_assert_int_eq(ipam_last_error(NULL), -EIO);
 		ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 0);
 		ck_assert_uint_eq(fx_used(ctx, "net", "v6"), 0);
 		ck_assert_int_eq(alloc("ns/a", "c1"), 0); /* works again after */
@@ -324,9 +328,14 @@ START_TEST(oom_sweep)
 		ck_assert_int_eq(ipam_poolset_add(set, fx_pool("v6", "fd00::/64", NULL, NULL)), 0);
 		ck_assert_int_eq(ipam_ctx_add_poolset(c, set), 0);
 		*tu_budget() = n; /* fail the n-th allocation from here on */
+		ipam_clear_error();
 		e = cycle(c);
 		*tu_budget() = -1;
 		ck_assert_msg(e == 0 || e == -ENOMEM, "N=%ld: %s", n, ipam_strerror(e));
+		/* The failure is recorded, whoever met it (no stale record). */
+		if (e < 0)
+			ck_assert_msg(ipam_last_error(NULL) == e, "N=%ld: returned %d, recorded %d", n, e,
+				      ipam_last_error(NULL));
 		ck_assert_msg(ipam_verify(c, "net") == 0, "N=%ld: %s", n, ipam_last_error_message());
 		/* Whatever failed, everything can be cleaned up afterwards. */
 		ipam_addr res = fx_addr("10.0.0.6");

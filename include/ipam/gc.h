@@ -77,7 +77,9 @@ typedef struct ipam_gc_policy {
 	int dry_run;             /* judge and report, change nothing */
 	int no_quarantine;       /* reclaimed addresses skip the pool's quarantine */
 	int dead_node_suspects;  /* leases on a dead node count as dead */
-	unsigned batch;          /* leases per judge_batch call (default 256) */
+	/* Leases per judge_batch call (default 256). A call may get more: the
+	 * leases of one hash bucket are judged together, never split. */
+	unsigned batch;
 	const char *pool;        /* one pool only; NULL: every pool of the set */
 	int report_alive;        /* list kept-alive leases too (else only counted) */
 	/* Optional, called for each lease acted on or skipped, for metrics. */

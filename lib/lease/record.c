@@ -70,11 +70,6 @@ int ipam__attrs_check(const ipam_attr *attrs, unsigned nattrs)
 		if ((r = ipam__text_check(attrs[i].key, sizeof(attrs[i].key), "attrs.key", 1)) < 0 ||
 		    (r = ipam__text_check(attrs[i].value, sizeof(attrs[i].value), "attrs.value", 0)) < 0)
 			return r;
-		for (unsigned j = 0; j < i; j++)
-			if (strncmp(attrs[j].key, attrs[i].key, sizeof(attrs[i].key)) == 0)
-				return ipam__fail_n(-EINVAL, "attrs.key", attrs[i].key,
-						    strnlen(attrs[i].key, sizeof(attrs[i].key)),
-						    "given twice");
 	}
 	return 0;
 }
