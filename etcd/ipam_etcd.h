@@ -25,8 +25,11 @@
  * one mode: a pool set written in one mode is refused in the other.
  *
  * Errors: etcd unreachable at every endpoint (connection refused, timeout)
- * -> -EAGAIN ("etcd at ... unreachable: try again later"), and nothing was
- * written; a TLS certificate the client rejects, or a wrong user or password
+ * -> -EAGAIN ("etcd at ... unreachable: try again later") after one request
+ * timeout, not retried as a conflict. A commit whose answer was lost may
+ * have been applied: an allocate asked again for the same owner gets the
+ * same addresses, and a release asked again releases nothing twice, so
+ * retry either (the outcome is settled by the next refresh); a TLS certificate the client rejects, or a wrong user or password
  * -> -EACCES; a value under the prefix that does not parse -> -EBADMSG
  * naming its key; a change set needing more than 128 compares or 128 writes
  * (etcd's default --max-txn-ops) -> -E2BIG. The detail of the last failure
@@ -35,7 +38,10 @@
  * Threads: one store may serve many threads. Commits and refreshes of one
  * pool set are serialised by the store (they hold a per-set mutex across
  * the round trip to etcd); give each thread its own store handle for
- * parallel commits to one set. Readers of the view never wait for etcd.
+ * parallel commits to one set. A reader does not hold the view's lock
+ * across a round trip, but the context's lookups, walks and statistics
+ * refresh from etcd first, so with etcd unreachable they too fail after a
+ * request timeout.
  *
  * Memory: this library uses the C library's malloc (as jansson and libcurl
  * do), not libipam's allocator.

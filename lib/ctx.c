@@ -264,6 +264,7 @@ void ipam__txnbuf_init(struct ipam__txnbuf *tb)
 	tb->claims = NULL;
 	tb->claim_fallback = 0;
 	tb->claim_seen = 0;
+	tb->store_again = 0;
 	tb->no_conds = 0;
 }
 
@@ -524,6 +525,7 @@ static int run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn decide,
 	       struct ipam__txnbuf *tb, uint64_t *rev)
 {
 	unsigned attempt = 0, waits = 0;
+	unsigned long fails;
 	enum { FIRST, AFTER_CONFLICT, AFTER_WAIT } redo = FIRST;
 	int direct = ipam__store_direct(ctx->store);
 	int r;
@@ -545,8 +547,10 @@ static int run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn decide,
 			if (redo == AFTER_CONFLICT)
 				backoff(ctx, attempt);
 			r = ipam__store_refresh(ctx->store, e->view);
-			if (r < 0)
+			if (r < 0) {
+				tb->store_again = r == -EAGAIN; /* the store's, not a conflict */
 				return r;
+			}
 		}
 		now = ipam__ctx_now_ms(ctx);
 		tb->nops = 0;
@@ -580,6 +584,7 @@ static int run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn decide,
 			ipam__claims_drop(e, tb);
 			return r < 0 ? r : 0;
 		}
+		fails = ipam__fail_count();
 		if (direct) {
 			r = ipam__store_commit_dops(ctx->store, e->view, tb->ops, tb->nops, tb->conds,
 						    tb->nconds, now, stamp, rev);
@@ -600,6 +605,13 @@ static int run(ipam_ctx *ctx, struct ipam__set_entry *e, ipam__decide_fn decide,
 		}
 		if (r != -EAGAIN)
 			return r;
+		if (ipam__failed_since(fails, -EAGAIN)) {
+			/* Recorded by the store: its backend did not answer (an
+			 * etcd timeout, say), which deciding again cannot cure;
+			 * a conflict is a bare -EAGAIN (<ipam/store.h>). */
+			tb->store_again = 1;
+			return r;
+		}
 		atomic_fetch_add(&ctx->conflicts, 1);
 		attempt++;
 		redo = AFTER_CONFLICT;

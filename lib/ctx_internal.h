@@ -119,6 +119,9 @@ struct ipam__txnbuf {
 	 * the same hold of the write lock, so ipam__cond_*_gen() record no
 	 * preconditions. */
 	int no_conds;
+	/* Set by ipam__ctx_run(): the -EAGAIN returned is the store's own
+	 * (its backend did not answer), not conflicts that persisted. */
+	int store_again;
 	struct ipam__dop op_room[IPAM__TXNBUF_OPS];
 	ipam_cond cond_room[IPAM__TXNBUF_CONDS];
 	ipam_op pub_room[IPAM__TXNBUF_OPS];

@@ -154,13 +154,17 @@ static int decide_act(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg, struc
 /* 0 done, -ESTALE (conflict: left alone), or another error. */
 static int act(ipam_ctx *ctx, struct ipam__set_entry *e, struct act_arg *a)
 {
+	struct ipam__txnbuf tb;
 	ipam_error_info saved;
+	uint64_t rev;
 	int r;
 
 	ipam_last_error(&saved);
-	r = ipam__ctx_commit(ctx, e, decide_act, a);
-	if (r == -EAGAIN)
+	ipam__txnbuf_init(&tb);
+	r = ipam__ctx_run(ctx, e, decide_act, a, &tb, &rev);
+	if (r == -EAGAIN && !tb.store_again) /* conflicts that persisted */
 		r = -ESTALE;
+	ipam__txnbuf_fini(&tb);
 	if (r == -ESTALE) /* an outcome of the pass (a conflict entry), not its failure */
 		ipam__error_restore(&saved);
 	if (r == 0 && a->act == ACT_RECLAIM)

@@ -124,7 +124,7 @@ START_TEST(pool_removed_at_scale)
 	const int N = (int)tu_scale(4000);
 	ipam_store *st = open_store(IPAM_DURABILITY_NONE, 64u << 20);
 	ipam_ctx *ctx = fx_ctx(st, 0);
-	char want[64];
+	char want[96];
 	ck_assert_int_eq(add_net(ctx, 1), 0);
 	for (int i = 0; i < N; i++)
 		old_lease(ctx, i, 1);

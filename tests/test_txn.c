@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#include <ipam/gc.h>
+
 #include "ctx_fixture.h"
 #include "ctx_internal.h"
 #include "lease_eq.h"
@@ -26,6 +28,7 @@ struct spy {
 	ipam_store *inner;
 	enum spy_step fail_at;
 	int fail_code;   /* returned at fail_at */
+	int fail_records; /* record it (ipam_error_set): a backend that did not answer */
 	int fail_times;  /* how many commits fail; -1: all */
 	int commits_tried, commits_done;
 	ipam_view *view;
@@ -68,6 +71,8 @@ static int spy_commit(ipam_store *st, ipam_view *v, const ipam_txn *txn, uint64_
 	ipam_view_lock(v);
 	if (fail && s->fail_at == SPY_BEFORE_CHECK) {
 		ipam_view_unlock(v);
+		if (s->fail_records)
+			return ipam_error_set(s->fail_code, "spy", NULL, "backend did not answer");
 		return s->fail_code;
 	}
 	if (s->interpose) {
@@ -125,6 +130,14 @@ static int alloc(const char *owner, const char *att)
 	ipam_request r = fx_req("net", owner, att);
 	unsigned n = 2;
 	return ipam_allocate(ctx, &r, out, &n);
+}
+
+static int dead_judge(void *ud, const ipam_lease *l, int64_t now)
+{
+	(void)ud;
+	(void)l;
+	(void)now;
+	return IPAM_GC_DEAD;
 }
 
 START_TEST(conflict_then_success)
@@ -221,6 +234,45 @@ START_TEST(decision_stamp)
 	t.decided_at = ipam_view_stamp(spy->view);
 	ck_assert_int_eq(ipam_view_check(spy->view, &t), 0);
 	ipam_view_unlock(spy->view);
+}
+END_TEST
+
+/* A store's own -EAGAIN (its backend did not answer, recorded) is not a
+ * conflict: returned after one attempt, its message kept; a GC pass stops
+ * on it instead of counting every lease as changed while judged. */
+START_TEST(store_again_not_a_conflict)
+{
+	ipam_ctx_stats s;
+	spy->fail_at = SPY_BEFORE_CHECK;
+	spy->fail_code = -EAGAIN;
+	spy->fail_records = 1;
+	spy->fail_times = -1;
+	ck_assert_int_eq(alloc("ns/a", "c1"), -EAGAIN);
+	ck_assert_int_eq(spy->commits_tried, 1);
+	ck_assert_ptr_nonnull(strstr(ipam_last_error_message(), "did not answer"));
+	ipam_ctx_stats_get(ctx, &s);
+	ck_assert_uint_eq(s.conflicts, 0);
+	ck_assert_uint_eq(s.gave_up, 0);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 0);
+	spy->fail_times = 0;
+	ck_assert_int_eq(alloc("ns/a", "c1"), 0);
+	ck_assert_int_eq(alloc("ns/b", "c2"), 0);
+	spy->fail_times = -1;
+	spy->commits_tried = 0;
+	ipam_gc_oracle o = { IPAM_GC_ORACLE_VERSION, "dead", NULL, dead_judge, NULL, NULL, NULL };
+	ipam_gc_policy p;
+	ipam_gc_report *rep = NULL;
+	ipam_gc_policy_init(&p);
+	p.min_age = 0;
+	p.two_observations = 0;
+	ck_assert_int_eq(ipam_gc(ctx, "net", &o, &p, &rep), -EAGAIN);
+	ck_assert_ptr_nonnull(rep);
+	ck_assert_int_eq(rep->stopped, 1);
+	ck_assert_int_eq(rep->status, -EAGAIN);
+	ck_assert_uint_eq(rep->counts[IPAM_GC_CONFLICT], 0);
+	ck_assert_int_eq(spy->commits_tried, 1);
+	ipam_gc_report_free(rep);
+	ck_assert_uint_eq(fx_used(ctx, "net", "v4"), 2);
 }
 END_TEST
 
@@ -886,6 +938,7 @@ int main(void)
 	tcase_add_test(tc, conflict_then_success);
 	tcase_add_test(tc, conflict_forever_gives_up);
 	tcase_add_test(tc, io_error_at_each_step);
+	tcase_add_test(tc, store_again_not_a_conflict);
 	tcase_add_test(tc, decision_stamp);
 	suite_add_tcase(s, tc);
 	TCase *t2 = tcase_create("plain");

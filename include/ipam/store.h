@@ -106,8 +106,13 @@ typedef struct ipam_store_ops {
 	int (*refresh)(ipam_store *st, ipam_view *view);
 	/* Check txn's preconditions against the committed state and apply it
 	 * (to the durable state and the view) atomically. 0 with *rev set to
-	 * the new revision, -EAGAIN on a failed precondition (nothing changed),
-	 * or another negative code (nothing changed). */
+	 * the new revision, -EAGAIN on a failed precondition (nothing changed,
+	 * nothing recorded: the context refreshes and decides again), or
+	 * another negative code (nothing changed). A store whose backend did
+	 * not answer returns -EAGAIN too, recorded with ipam_error_set(): the
+	 * context returns it at once, as "try again later", instead of
+	 * deciding again; if the request may have reached the backend, the
+	 * commit's outcome is unknown until a refresh. */
 	int (*commit)(ipam_store *st, ipam_view *view, const ipam_txn *txn, uint64_t *rev);
 	/* A context is done with a view it attached. The store frees the view
 	 * when it sees fit: after detach, the view must not be used. (The
