@@ -710,11 +710,9 @@ IPAM_EXPORT int ipam_lookup_addr(ipam_ctx *ctx, const char *set, const ipam_addr
 	if (!e)
 		return r;
 	pool = ipam_poolset_find_addr(e->set, addr);
-	if (!pool) {
-		char buf[IPAM_ADDR_STRLEN];
-		ipam_addr_format(addr, buf, sizeof(buf));
-		return ipam__fail(-ENOENT, "address", buf, "not handed out by any pool of set %s", set);
-	}
+	if (!pool)
+		return ipam__fail_addr(-ENOENT, "address", addr, "not handed out by any pool of set %s",
+				       set);
 	ipam__view_rdlock(e->view);
 	pi = ipam__view_pool_index(e->view, ipam_pool_name(pool));
 	rec = pi < 0 ? NULL : ipam__view_find_addr(e->view, (unsigned)pi, ipam__addr_value(addr));
@@ -723,12 +721,7 @@ IPAM_EXPORT int ipam_lookup_addr(ipam_ctx *ctx, const char *set, const ipam_addr
 	ipam__view_rdunlock(e->view);
 	if (ipam__scope_misses != misses)
 		return ipam__scope_fail(e);
-	if (!rec) {
-		char buf[IPAM_ADDR_STRLEN];
-		ipam_addr_format(addr, buf, sizeof(buf));
-		return ipam__fail(-ENOENT, "address", buf, "no lease in set %s", set);
-	}
-	return 0;
+	return rec ? 0 : ipam__fail_addr(-ENOENT, "address", addr, "no lease in set %s", set);
 }
 
 /* Collect records of a chain that match; returns the count found. */

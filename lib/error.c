@@ -126,6 +126,20 @@ static int fail_v(int err, const char *field, const char *value, size_t value_le
 	return err;
 }
 
+int ipam__fail_addr(int err, const char *field, const ipam_addr *a, const char *fmt, ...)
+{
+	char text[IPAM_ADDR_STRLEN] = "(invalid)";
+	va_list ap;
+	int r;
+
+	if (ipam_addr_is_valid(a)) /* else formatting would record a failure of its own */
+		ipam_addr_format(a, text, sizeof(text));
+	va_start(ap, fmt);
+	r = fail_v(err, field, text, strlen(text), fmt, ap);
+	va_end(ap);
+	return r;
+}
+
 int ipam__errno_code(int err)
 {
 	if (err < 0)

@@ -73,6 +73,10 @@ int ipam__fail_n(int err, const char *field, const char *value, size_t value_len
 		 const char *fmt, ...) IPAM_PRINTF(5, 6);
 /* Record only a code, with the default text. */
 int ipam__fail_code(int err);
+/* Same as ipam__fail(), the value being address a, formatted ("(invalid)"
+ * if it is not well formed). */
+int ipam__fail_addr(int err, const char *field, const ipam_addr *a, const char *fmt, ...)
+	IPAM_PRINTF(4, 5);
 /* How many failures this thread has recorded: a caller that compares it
  * before and after a call can record the code of a failure that recorded
  * nothing (a bare -ENOMEM deep down), so the record is never stale. */

@@ -67,14 +67,6 @@ static void fill_new(ipam_lease *l, const struct alloc_arg *a, const char *pool,
 		l->attrs[i] = req->attrs[i];
 }
 
-static int fmt_fail(int err, const char *field, const ipam_addr *addr, const char *why)
-{
-	char buf[IPAM_ADDR_STRLEN];
-
-	ipam_addr_format(addr, buf, sizeof(buf));
-	return ipam__fail(err, field, buf, "%s", why);
-}
-
 /*
  * Candidate choice for a new lease in pool p: the index's decision (hint,
  * policy, quarantine fallback) as ipam__index_peek() makes it, stepping
@@ -223,24 +215,25 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 		if (bound) {
 			ipam_addr have = { 0, 0, ipam__rec_family(v, bound) };
 			ipam_lease *out = &a->out[k];
+			int same, renew;
 			ipam__addr_set_value(&have, ipam__rec_addr(bound));
 			if (a->exact[k] && ipam_addr_cmp(a->exact[k], &have) != 0) {
-				char held[IPAM_ADDR_STRLEN], why[IPAM_ADDR_STRLEN + 128];
+				char held[IPAM_ADDR_STRLEN];
 				ipam_addr_format(&have, held, sizeof(held));
-				snprintf(why, sizeof(why), "the owner already holds %s in pool %s", held,
-					 pname);
-				return fmt_fail(-EEXIST, "exact", a->exact[k], why);
+				return ipam__fail_addr(-EEXIST, "exact", a->exact[k],
+						       "the owner already holds %s in pool %s", held, pname);
 			}
 			ipam__rec_export(v, bound, pname, out);
-			if (ipam__rec_attach_eq(bound, req->attachment, alen)) {
-				/* Asked again: the same lease, unchanged unless the
-				 * request says more: a TTL reaching past its expiry
-				 * renews it, and a suspect one is bound again (its
-				 * owner is alive). Both as a rebind does. */
-				if (bound->state != IPAM_LEASE_SUSPECT && !renews(out, req, now_ms)) {
-					a->kind[k] = 0;
-					continue;
-				}
+			/* Asked again under the same attachment: the same lease,
+			 * unchanged unless the request says more: a TTL reaching
+			 * past its expiry renews it, and a suspect one is bound
+			 * again (its owner is alive). Both are written as a
+			 * rebind is. */
+			same = ipam__rec_attach_eq(bound, req->attachment, alen);
+			renew = same && renews(out, req, now_ms);
+			if (same && !renew && bound->state != IPAM_LEASE_SUSPECT) {
+				a->kind[k] = 0;
+				continue;
 			}
 			/* Same owner, new attachment: rebind, keeping the address. */
 			if (!(op = ipam__txnbuf_op(tb)))
@@ -254,7 +247,7 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 			op->updated = secs(now_ms);
 			/* A new attachment takes the request's lifetime; the same
 			 * one keeps its expiry unless renewed. */
-			if (!ipam__rec_attach_eq(bound, req->attachment, alen) || renews(out, req, now_ms))
+			if (!same || renew)
 				op->expires = req->ttl ? secs(now_ms) + req->ttl : 0;
 			else
 				op->expires = out->expires;
@@ -281,7 +274,7 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 				for (unsigned i = 0; i < req->nattrs; i++)
 					out->attrs[i] = req->attrs[i];
 			}
-			a->kind[k] = ipam__rec_attach_eq(bound, req->attachment, alen) ? 3 : 2;
+			a->kind[k] = same ? 3 : 2;
 			if ((r = ipam__cond_addr_gen(ctx, tb, v, p, &have, bound->generation)) < 0 ||
 			    (r = ipam__cond_owner_gen(ctx, tb, v, p, req->owner, req->ifname,
 						      bound->generation)) < 0)
@@ -294,16 +287,13 @@ static int decide_alloc(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 			if (st < 0)
 				return st; /* -ERANGE / -EACCES, message recorded */
 			at = ipam__view_find_addr(v, p, ipam__addr_value(a->exact[k]));
-			if (at && at->state != IPAM_LEASE_QUARANTINED) {
-				char why[IPAM_OWNER_MAX + 64];
-				snprintf(why, sizeof(why), "is in use (%s by %s)",
-					 ipam_lease_state_name((ipam_lease_state)at->state),
-					 ipam__rec_owner(at));
-				return fmt_fail(-EEXIST, "address", a->exact[k], why);
-			}
+			if (at && at->state != IPAM_LEASE_QUARANTINED)
+				return ipam__fail_addr(-EEXIST, "address", a->exact[k], "is in use (%s by %s)",
+						       ipam_lease_state_name((ipam_lease_state)at->state),
+						       ipam__rec_owner(at));
 			if (st == IPAM__ADDR_QUARANTINED)
-				return fmt_fail(-EBUSY, "address", a->exact[k],
-						"is quarantined for its previous owner");
+				return ipam__fail_addr(-EBUSY, "address", a->exact[k],
+						       "is quarantined for its previous owner");
 			cand = *a->exact[k];
 			at_gen = at ? at->generation : 0;
 			pthread_mutex_lock(&ps->cursor_lock);
@@ -442,7 +432,8 @@ static int check_request(const ipam_request *req, const char *node, struct req_l
 		return r;
 	if (!req->attachment[0])
 		return ipam__fail(-EINVAL, "attachment", "", "must not be empty");
-	if (req->nattrs && !req->attrs)
+	if ((req->nattrs && !req->attrs) || (req->nexact && !req->exact) ||
+	    (req->nhints && !req->hints) || (req->npools && !req->pools))
 		return ipam__fail(-EINVAL, "request", NULL, "array given without its items");
 	if (req->nattrs > IPAM_ATTRS_MAX)
 		return ipam__fail(-E2BIG, "attrs", NULL, "at most %d attributes", IPAM_ATTRS_MAX);
@@ -454,9 +445,6 @@ static int check_request(const ipam_request *req, const char *node, struct req_l
 		for (unsigned j = 0; j < i; j++)
 			if (strcmp(req->attrs[j].key, req->attrs[i].key) == 0)
 				return ipam__fail(-EINVAL, "attrs.key", req->attrs[i].key, "given twice");
-	if ((req->nexact && !req->exact) || (req->nhints && !req->hints) ||
-	    (req->npools && !req->pools))
-		return ipam__fail(-EINVAL, "request", NULL, "array given without its items");
 	for (unsigned i = 0; i < req->nexact; i++)
 		if ((r = ipam__addr_arg(&req->exact[i], "exact")) < 0)
 			return r;
@@ -466,13 +454,16 @@ static int check_request(const ipam_request *req, const char *node, struct req_l
 	return 0;
 }
 
-/* Which requested pool (position k) hands out addr; else the first whose
- * subnet holds it (its decision then says why it cannot have it); or -1.
- * Pools of a set may share a subnet with different ranges. */
-static int pool_of(const struct alloc_arg *a, const ipam_view *v, const ipam_addr *addr)
+/* Which requested pool (position k) hands out addr (*hands_out 1); else
+ * the first whose subnet holds it (its decision then says why it cannot
+ * have it); or -1. Pools of a set may share a subnet with their own
+ * ranges. */
+static int pool_of(const struct alloc_arg *a, const ipam_view *v, const ipam_addr *addr,
+		   int *hands_out)
 {
 	int in_subnet = -1;
 
+	*hands_out = 1;
 	for (unsigned k = 0; k < a->npools; k++) {
 		const ipam_pool *p = v->pools[a->pools[k]].pool;
 		if (ipam_pool_is_allocatable(p, addr))
@@ -480,6 +471,7 @@ static int pool_of(const struct alloc_arg *a, const ipam_view *v, const ipam_add
 		if (in_subnet < 0 && ipam_prefix_contains(ipam_pool_subnet(p), addr))
 			in_subnet = (int)k;
 	}
+	*hands_out = 0;
 	return in_subnet;
 }
 
@@ -532,18 +524,19 @@ IPAM_EXPORT int ipam_allocate(ipam_ctx *ctx, const ipam_request *req, ipam_lease
 	for (unsigned k = 0; k < a.npools; k++)
 		a.exact[k] = a.hint[k] = NULL;
 	for (unsigned i = 0; i < req->nexact; i++) {
-		int k = pool_of(&a, e->view, &req->exact[i]);
+		int hands_out, k = pool_of(&a, e->view, &req->exact[i], &hands_out);
 		if (k < 0)
-			return fmt_fail(-ERANGE, "exact", &req->exact[i], "is in none of the requested pools");
-		if (a.exact[k] && !ipam_pool_is_allocatable(e->view->pools[a.pools[k]].pool, &req->exact[i]))
-			return fmt_fail(-EACCES, "exact", &req->exact[i],
-					"is handed out by none of the requested pools");
+			return ipam__fail_addr(-ERANGE, "exact", &req->exact[i],
+					       "is in none of the requested pools");
+		if (a.exact[k] && !hands_out)
+			return ipam__fail_addr(-EACCES, "exact", &req->exact[i],
+					       "is handed out by none of the requested pools");
 		if (a.exact[k])
-			return fmt_fail(-EINVAL, "exact", &req->exact[i], "a second address for one pool");
+			return ipam__fail_addr(-EINVAL, "exact", &req->exact[i], "a second address for one pool");
 		a.exact[k] = &req->exact[i];
 	}
 	for (unsigned i = 0; i < req->nhints; i++) {
-		int k = pool_of(&a, e->view, &req->hints[i]);
+		int hands_out, k = pool_of(&a, e->view, &req->hints[i], &hands_out);
 		if (k >= 0 && !a.hint[k])
 			a.hint[k] = &req->hints[i];
 	}
@@ -774,16 +767,16 @@ static int decide_reserve(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 	int pi;
 
 	if (!pool)
-		return fmt_fail(-EACCES, "address", a->addr,
-				"is not an allocatable address of any pool in the set");
+		return ipam__fail_addr(-EACCES, "address", a->addr,
+				       "is not an allocatable address of any pool in the set");
 	/* (An allocatable address of the pool: one its index holds.) */
 	pi = ipam__view_pool_index(v, ipam_pool_name(pool));
 	if (pi < 0)
-		return fmt_fail(-ENOENT, "address", a->addr, "its pool is not in the store's set");
+		return ipam__fail_addr(-ENOENT, "address", a->addr, "its pool is not in the store's set");
 	at = ipam__view_find_addr(v, (unsigned)pi, ipam__addr_value(a->addr));
 	if (a->unreserve) {
 		if (!at || at->state != IPAM_LEASE_RESERVED)
-			return fmt_fail(-ENOENT, "address", a->addr, "is not reserved");
+			return ipam__fail_addr(-ENOENT, "address", a->addr, "is not reserved");
 		if (!(op = ipam__txnbuf_op(tb)))
 			return -ENOMEM;
 		op->kind = IPAM_OP_DELETE;
@@ -793,7 +786,7 @@ static int decide_reserve(ipam_ctx *ctx, struct ipam__set_entry *e, void *arg,
 		return ipam__cond_addr_gen(ctx, tb, v, (unsigned)pi, a->addr, at->generation);
 	}
 	if (at && at->state != IPAM_LEASE_QUARANTINED)
-		return fmt_fail(-EEXIST, "address", a->addr, "is already leased or reserved");
+		return ipam__fail_addr(-EEXIST, "address", a->addr, "is already leased or reserved");
 	if (!(op = ipam__txnbuf_op(tb)))
 		return -ENOMEM;
 	op->kind = IPAM_OP_PUT;
